@@ -1,0 +1,55 @@
+"""Embedding: run a CWL document from Python and get the output object back."""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+from .errors import RunnerError
+
+
+class WorkflowFailed(RunnerError):
+    """The process ran but did not succeed."""
+
+
+def run(
+    process: str,
+    inputs: dict[str, Any],
+    outdir: str | None = None,
+    **options: Any,
+) -> dict[str, Any]:
+    """Run the CWL document at ``process`` (path or URL) on ``inputs``.
+
+    ``options`` are :class:`~cwl_runner.executor.Executor` arguments
+    (``max_cores``, ``jobstore``, ...) and cwltool ``RuntimeContext`` fields
+    (``use_container``, ``on_error``, ...). Raises :class:`WorkflowFailed`
+    when the process does not succeed.
+    """
+    from cwltool.context import LoadingContext, RuntimeContext
+    from cwltool.load_tool import load_tool
+
+    from .executor import Executor
+    from .factory import make_tool
+
+    executor_keys = {"jobstore", "keep_jobstore", "max_cores", "max_memory", "max_gpus", "batch_system",
+                     "use_worker_process"}
+    executor = Executor(**{k: v for k, v in options.items() if k in executor_keys})
+    loading_context = LoadingContext()
+    loading_context.construct_tool_object = make_tool
+    runtime_context = RuntimeContext()
+    runtime_context.outdir = os.path.abspath(outdir or os.getcwd())
+    runtime_context.on_error = "continue"
+    for key, value in options.items():
+        if key in executor_keys:
+            continue
+        if not hasattr(runtime_context, key):
+            raise TypeError(f"run() got an unknown option {key!r}")
+        setattr(runtime_context, key, value)
+    path = process if "://" in process else os.path.abspath(process)
+    tool = load_tool(path, loading_context)
+    runtime_context.basedir = os.path.dirname(path) if "://" not in path else os.getcwd()
+    output, status = executor(tool, dict(inputs), runtime_context, logger=logging.getLogger("cwltool"))
+    if status != "success" or output is None:
+        raise WorkflowFailed(f"{process}: {status}")
+    return output

@@ -1,0 +1,89 @@
+"""The local backend: each job runs on this machine.
+
+By default a job runs in a thread of the leader that spawns its command and
+waits on it (no polling, no extra interpreter). With ``use_worker_process``
+each job instead runs as ``python -m cwl_runner.worker`` from its record in the
+job store, exactly as it would on a cluster node.
+"""
+
+from __future__ import annotations
+
+import queue
+import subprocess
+import sys
+import threading
+
+from .. import worker
+from ..job import JobRecord, JobResult, result_key
+from ..jobstore import JobStore
+from .base import Backend
+
+
+class LocalBackend(Backend):
+    name = "local"
+
+    def __init__(self, jobstore: JobStore, use_worker_process: bool = False) -> None:
+        self.jobstore = jobstore
+        self.use_worker_process = use_worker_process
+        self._done: queue.SimpleQueue[JobResult] = queue.SimpleQueue()
+        self._procs: dict[str, tuple[subprocess.Popen[bytes], JobRecord]] = {}
+        self._lock = threading.Lock()
+
+    def submit(self, record: JobRecord) -> None:
+        thread = threading.Thread(target=self._run, args=(record,), name=f"job-{record.id}", daemon=True)
+        thread.start()
+
+    def _started(self, record: JobRecord, proc: subprocess.Popen[bytes]) -> None:
+        with self._lock:
+            self._procs[record.id] = (proc, record)
+
+    def _run(self, record: JobRecord) -> None:
+        try:
+            if self.use_worker_process:
+                result = self._run_worker(record)
+            else:
+                result = worker.execute(record, on_start=lambda proc: self._started(record, proc))
+        except Exception as err:  # a job's thread must always report back
+            result = JobResult(record.id, 1, error=f"{type(err).__name__}: {err}")
+        with self._lock:
+            self._procs.pop(record.id, None)
+        self._done.put(result)
+
+    def _run_worker(self, record: JobRecord) -> JobResult:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "cwl_runner.worker", self.jobstore.locator, record.id],
+            start_new_session=True,
+        )
+        self._started(record, proc)
+        code = proc.wait()
+        try:
+            return JobResult.from_json(self.jobstore.get(result_key(record.id)))
+        except KeyError:
+            return JobResult(record.id, code or 1, error=f"worker exited with {code} and left no result")
+
+    def poll(self, timeout: float | None) -> list[JobResult]:
+        results = []
+        try:
+            results.append(self._done.get(timeout=timeout) if timeout != 0 else self._done.get_nowait())
+            while True:
+                results.append(self._done.get_nowait())
+        except queue.Empty:
+            pass
+        return results
+
+    def kill(self, job_id: str) -> None:
+        with self._lock:
+            entry = self._procs.get(job_id)
+        if entry is not None:
+            proc, record = entry
+            threading.Thread(target=worker.terminate, args=(proc, record), daemon=True).start()
+
+    def running(self) -> list[str]:
+        with self._lock:
+            return list(self._procs)
+
+    def shutdown(self) -> None:
+        for job_id in self.running():
+            self.kill(job_id)
+
+

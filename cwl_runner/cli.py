@@ -1,0 +1,148 @@
+"""``runner-cwl``: cwltool's command line, with our executor behind it.
+
+The options users know from cwltool keep their names and meanings (they are
+cwltool's own parser); ours are added in one group. Loading, validation and
+error reporting for documents and inputs are cwltool's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import re
+import sys
+from collections.abc import Sequence
+
+from . import __version__
+from .errors import EXIT_USAGE, RunnerError
+
+_MEMORY = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?\s*$", re.IGNORECASE)
+_UNITS = {"": 1, "k": 1 / 1024, "m": 1, "g": 1024, "t": 1024 * 1024}
+
+
+def parse_memory(text: str) -> int:
+    """'4G', '512M', '1.5GiB' or a plain number of MiB -> MiB."""
+    match = _MEMORY.match(text)
+    if not match:
+        raise argparse.ArgumentTypeError(f"not a memory size: {text!r} (use e.g. 4G or 512M)")
+    value = float(match.group(1)) * _UNITS[match.group(2).lower()]
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"memory size too small: {text!r}")
+    return int(value)
+
+
+def positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be more than 0: {text!r}")
+    return value
+
+
+def version_string() -> str:
+    import cwltool
+
+    cwltool_version = getattr(cwltool, "__version__", None)
+    if cwltool_version is None:
+        from importlib.metadata import version
+
+        cwltool_version = version("cwltool")
+    return f"runner-cwl {__version__} (cwltool {cwltool_version})"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from cwltool.argparser import arg_parser
+
+    parser = arg_parser()
+    parser.prog = "runner-cwl"
+    parser.description = "Run CWL v1.0-v1.2 workflows concurrently, locally or on a cluster."
+    parser.set_defaults(on_error="continue")
+    group = parser.add_argument_group("runner-cwl")
+    group.add_argument(
+        "--jobstore",
+        metavar="PATH",
+        help="where the run's files and state live (default: a fresh temporary "
+        "directory, removed after a successful run)",
+    )
+    group.add_argument(
+        "--keep-jobstore",
+        action="store_true",
+        help="keep the temporary job store after a successful run",
+    )
+    group.add_argument(
+        "--max-cores", type=positive_float, metavar="N", help="cores jobs may use at once (default: this machine's)"
+    )
+    group.add_argument(
+        "--max-memory",
+        type=parse_memory,
+        metavar="SIZE",
+        help="RAM jobs may use at once, e.g. 16G (default: this machine's)",
+    )
+    group.add_argument("--max-gpus", type=int, metavar="N", help="CUDA GPUs jobs may use at once (default: 0)")
+    group.add_argument(
+        "--batch-system", default="local", choices=["local"], help="where jobs run (default: local)"
+    )
+    group.add_argument(
+        "--worker-process",
+        action="store_true",
+        help="run each local job through the worker entry point (as a cluster node would)",
+    )
+    return parser
+
+
+def make_executor(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    from .executor import Executor
+
+    return Executor(
+        jobstore=args.jobstore,
+        keep_jobstore=args.keep_jobstore,
+        max_cores=args.max_cores,
+        max_memory=args.max_memory,
+        max_gpus=args.max_gpus,
+        batch_system=args.batch_system,
+        use_worker_process=args.worker_process,
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``runner-cwl``; return the exit code (cwltool's convention)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.version:
+        print(version_string())
+        return 0
+
+    import cwltool.main
+    from cwltool.context import LoadingContext
+
+    from .factory import make_tool
+
+    loading_context = LoadingContext()
+    loading_context.construct_tool_object = make_tool
+    try:
+        executor = make_executor(args)
+        return cwltool.main.main(
+            args=args,
+            executor=executor,
+            loadingContext=loading_context,
+            versionfunc=version_string,
+        )
+    except RunnerError as err:
+        logging.getLogger("cwltool").error("%s", err)
+        return err.exit_code
+    except KeyboardInterrupt:
+        print("runner-cwl: interrupted", file=sys.stderr)
+        return 130
+
+
+def run() -> None:
+    """Console-script entry point."""
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    run()

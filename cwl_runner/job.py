@@ -1,0 +1,75 @@
+"""The job record: everything a worker needs to run one tool invocation.
+
+It is small and JSON-serialisable on purpose: the leader builds it once per job
+(no copies of documents), the local backend runs it in-process, and a worker on
+another node runs the same record from the job store
+(``python -m cwl_runner.worker JOBSTORE JOB_ID``).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass
+class JobRecord:
+    """One command to run, where, with what, and with which resources."""
+
+    id: str
+    name: str
+    argv: list[str]
+    env: dict[str, str]
+    cwd: str
+    stdin: str | None = None
+    stdout: str | None = None
+    stderr: str | None = None
+    timelimit: int | None = None
+    cores: float = 1.0
+    ram: int = 256  # MiB
+    gpus: int = 0
+    #: the container engine's cidfile, so a kill can stop the container too
+    cidfile: str | None = None
+    container_engine: str | None = None
+    #: where the tool's stdout/stderr go when the tool does not capture them
+    log: str | None = None
+    outdir: str = ""
+    tmpdir: str = ""
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> bytes:
+        return json.dumps(asdict(self), separators=(",", ":")).encode()
+
+    @classmethod
+    def from_json(cls, data: bytes | str) -> JobRecord:
+        return cls(**json.loads(data))
+
+
+@dataclass
+class JobResult:
+    """What became of a record: its exit code, or why it never ran."""
+
+    id: str
+    exit_code: int
+    started: float = 0.0
+    ended: float = 0.0
+    #: set when the command could not be started at all (not found, bad cwd, ...)
+    error: str | None = None
+    #: set when the job was stopped for exceeding its time limit
+    timed_out: bool = False
+
+    def to_json(self) -> bytes:
+        return json.dumps(asdict(self), separators=(",", ":")).encode()
+
+    @classmethod
+    def from_json(cls, data: bytes | str) -> JobResult:
+        return cls(**json.loads(data))
+
+
+def record_key(job_id: str) -> str:
+    return f"jobs/{job_id}.json"
+
+
+def result_key(job_id: str) -> str:
+    return f"results/{job_id}.json"

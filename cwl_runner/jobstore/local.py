@@ -1,0 +1,101 @@
+"""A job store in a local (or shared) directory."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+from ..errors import JobStoreError
+from ..pathmapper import link_or_copy
+from .base import JobStore
+
+
+class LocalJobStore(JobStore):
+    """Layout: ``jobs/`` records, ``results/`` results, ``work/`` job directories."""
+
+    def __init__(self, root: str, create: bool = True) -> None:
+        self.root = Path(root).absolute()
+        self.locator = str(self.root)
+        try:
+            if create:
+                (self.root / "work").mkdir(parents=True, exist_ok=True)
+            elif not self.root.is_dir():
+                raise JobStoreError(f"job store {self.root} does not exist")
+        except OSError as err:
+            raise JobStoreError(f"cannot create job store {self.root}: {err.strerror}") from err
+
+    def _path(self, key: str) -> Path:
+        path = (self.root / key).resolve()
+        if path != self.root and self.root not in path.parents:
+            raise JobStoreError(f"key {key!r} is outside the job store")
+        return path
+
+    def put(self, key: str, data: bytes) -> None:
+        path = self._path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+            os.replace(tmp, path)
+        except BaseException:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+            raise
+
+    def get(self, key: str) -> bytes:
+        try:
+            return self._path(key).read_bytes()
+        except FileNotFoundError as err:
+            raise KeyError(key) from err
+
+    def exists(self, key: str) -> bool:
+        return self._path(key).exists()
+
+    def list(self, prefix: str = "") -> Iterator[str]:
+        base = self._path(os.path.dirname(prefix)) if "/" in prefix else self.root
+        if not base.is_dir():
+            return
+        for dirpath, _dirs, files in os.walk(base):
+            for name in files:
+                if name.startswith(".tmp-"):
+                    continue
+                key = os.path.relpath(os.path.join(dirpath, name), self.root)
+                if key.startswith(prefix):
+                    yield key
+
+    def delete(self, key: str) -> None:
+        path = self._path(key)
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            try:
+                path.unlink()
+            except FileNotFoundError:
+                pass
+
+    def url(self, key: str) -> str:
+        return self._path(key).as_uri()
+
+    def local_path(self, key: str) -> str:
+        """Where ``key`` lives on this machine."""
+        return str(self._path(key))
+
+    def import_file(self, source: str, key: str) -> str:
+        target = self._path(key)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        link_or_copy(source, str(target))
+        return target.as_uri()
+
+    def workdir(self, kind: str) -> str:
+        path = self.root / "work" / kind
+        path.mkdir(parents=True, exist_ok=True)
+        return str(path) + os.sep
+
+    def destroy(self) -> None:
+        shutil.rmtree(self.root, ignore_errors=True)

@@ -1,0 +1,138 @@
+"""Resource-aware scheduling: which ready job starts next, and when.
+
+Jobs arrive in the order their inputs become ready. A job starts as soon as
+its cores, RAM and GPUs fit in what is free; otherwise it waits in a FIFO
+queue. Every event (submit, completion) costs O(1) amortised: the queue is only
+scanned while resources remain free. Completion callbacks run on the thread
+that calls :meth:`Scheduler.wait` (the leader's main loop), so workflow state
+is only ever touched by one thread.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from .backends.base import Backend
+from .errors import ResourceError
+from .job import JobRecord, JobResult, record_key
+from .jobstore import JobStore
+
+_logger = logging.getLogger("runner-cwl")
+
+Callback = Callable[[JobResult], None]
+
+
+@dataclass
+class Limits:
+    cores: float
+    ram: int  # MiB
+    gpus: int = 0
+
+    def describe(self) -> str:
+        return f"{self.cores:g} cores, {self.ram} MiB RAM, {self.gpus} GPUs"
+
+
+class Scheduler:
+    def __init__(
+        self,
+        backend: Backend,
+        limits: Limits,
+        jobstore: JobStore | None = None,
+        store_records: bool = False,
+    ) -> None:
+        self.backend = backend
+        self.limits = limits
+        self.jobstore = jobstore
+        self.store_records = store_records
+        self.free_cores = limits.cores
+        self.free_ram = limits.ram
+        self.free_gpus = limits.gpus
+        self._queue: collections.deque[tuple[JobRecord, Callback]] = collections.deque()
+        self._running: dict[str, tuple[JobRecord, Callback]] = {}
+        self.started = 0
+        self.finished = 0
+
+    def check_fits(self, record: JobRecord) -> None:
+        """Refuse at once a job that could never start, naming the step and the flag."""
+        if record.cores > self.limits.cores:
+            raise ResourceError(
+                f"step '{record.name}' asks for {record.cores:g} cores but --max-cores is "
+                f"{self.limits.cores:g}; raise --max-cores or lower its ResourceRequirement"
+            )
+        if record.ram > self.limits.ram:
+            raise ResourceError(
+                f"step '{record.name}' asks for {record.ram} MiB of RAM but --max-memory is "
+                f"{self.limits.ram} MiB; raise --max-memory or lower its ResourceRequirement"
+            )
+        if record.gpus > self.limits.gpus:
+            raise ResourceError(
+                f"step '{record.name}' asks for {record.gpus} GPUs but only "
+                f"{self.limits.gpus} are available (--max-gpus)"
+            )
+
+    def submit(self, record: JobRecord, callback: Callback) -> None:
+        """Queue ``record``; ``callback(result)`` runs in :meth:`wait` when it ends."""
+        self.check_fits(record)
+        self._queue.append((record, callback))
+        self._start_ready()
+
+    def _fits(self, record: JobRecord) -> bool:
+        return (
+            record.cores <= self.free_cores + 1e-9
+            and record.ram <= self.free_ram
+            and record.gpus <= self.free_gpus
+        )
+
+    def _start_ready(self) -> None:
+        queue = self._queue
+        skipped = 0
+        # scan only while something is free; jobs that do not fit keep their place
+        while skipped < len(queue) and self.free_cores > 1e-9:
+            record, callback = queue[0]
+            if not self._fits(record):
+                queue.rotate(-1)
+                skipped += 1
+                continue
+            queue.popleft()
+            self.free_cores -= record.cores
+            self.free_ram -= record.ram
+            self.free_gpus -= record.gpus
+            self._running[record.id] = (record, callback)
+            self.started += 1
+            if self.store_records and self.jobstore is not None:
+                self.jobstore.put(record_key(record.id), record.to_json())
+            self.backend.submit(record)
+        if skipped:
+            queue.rotate(skipped)  # restore arrival order
+
+    def busy(self) -> bool:
+        return bool(self._running or self._queue)
+
+    def running(self) -> list[JobRecord]:
+        return [record for record, _ in self._running.values()]
+
+    def wait(self, timeout: float | None = None) -> int:
+        """Handle ended jobs (waiting up to ``timeout``); return how many ended."""
+        results = self.backend.poll(timeout)
+        for result in results:
+            entry = self._running.pop(result.id, None)
+            if entry is None:
+                continue
+            record, callback = entry
+            self.free_cores += record.cores
+            self.free_ram += record.ram
+            self.free_gpus += record.gpus
+            self.finished += 1
+            callback(result)
+        if results:
+            self._start_ready()
+        return len(results)
+
+    def cancel_all(self) -> None:
+        """Drop queued jobs and stop running ones (their results still arrive)."""
+        self._queue.clear()
+        for job_id in list(self._running):
+            self.backend.kill(job_id)

@@ -1,0 +1,198 @@
+"""Our CommandLineTool: each invocation becomes a scheduled job.
+
+cwltool's job classes (host, Docker, Podman, Singularity) prepare a job: they
+stage inputs with cwltool's PathMapper, build the container command line and
+the environment. Where cwltool would then run the command and block, we turn
+what it built into a :class:`~cwl_runner.job.JobRecord`, hand it to the
+scheduler and return at once; :meth:`ScheduledJob.finish` collects the outputs
+when the scheduler reports the job ended. Everything before and after is
+cwltool's own code, so CWL semantics stay cwltool's.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import shlex
+import shutil
+import signal
+import threading
+from collections.abc import Callable, MutableMapping
+from typing import TYPE_CHECKING, Any
+
+from cwltool.command_line_tool import CommandLineTool
+from cwltool.context import RuntimeContext
+from cwltool.errors import WorkflowException
+from cwltool.job import JobBase, needs_shell_quoting_re, neverquote, relink_initialworkdir
+from cwltool.utils import bytes2str_in_dicts
+
+from .job import JobRecord, JobResult
+
+if TYPE_CHECKING:
+    from .executor import Executor
+
+_logger = logging.getLogger("cwltool")
+
+
+def _executor(runtime_context: RuntimeContext) -> Executor:
+    executor = getattr(runtime_context, "runner_executor", None)
+    if executor is None:
+        raise WorkflowException("runner-cwl job started outside the runner-cwl executor")
+    return executor
+
+
+class ScheduledJob(JobBase):
+    """Mixed in before one of cwltool's job classes (see :func:`scheduled`)."""
+
+    record: JobRecord | None = None
+
+    def _execute(
+        self,
+        runtime: list[str],
+        env: MutableMapping[str, str],
+        runtimeContext: RuntimeContext,
+        monitor_function: Callable[..., None] | None = None,
+    ) -> None:
+        """Build the job record from what cwltool prepared and submit it."""
+        executor = _executor(runtimeContext)
+        if self.get_requirement("ShellCommandRequirement")[0] is not None:
+            shouldquote: Callable[..., Any] = neverquote
+        else:
+            shouldquote = needs_shell_quoting_re.search
+        if self.mpi_procs:
+            menv = runtimeContext.mpi_config
+            runtime = [menv.runner, menv.nproc_flag, str(self.mpi_procs), *menv.extra_flags, *runtime]
+            menv.pass_through_env_vars(env)
+            menv.set_env_vars(env)
+        commands = [str(x) for x in runtime + self.command_line]
+        if not commands:
+            raise WorkflowException(
+                "Cannot run a CommandLineTool that produces an empty command line. "
+                "Specify a 'baseCommand', 'arguments', and/or an input with an "
+                "'inputBinding' so there is a program to execute."
+            )
+        if _logger.isEnabledFor(logging.INFO):
+            _logger.info(
+                "[job %s] %s$ %s%s%s%s",
+                self.name,
+                self.outdir,
+                " \\\n    ".join(shlex.quote(a) if shouldquote(a) else a for a in commands),
+                f" < {self.stdin}" if self.stdin else "",
+                f" > {os.path.join(self.base_path_logs, self.stdout)}" if self.stdout else "",
+                f" 2> {os.path.join(self.base_path_logs, self.stderr)}" if self.stderr else "",
+            )
+        stdin_path = None
+        if self.stdin is not None:
+            rmap = self.pathmapper.reversemap(self.stdin)
+            if rmap is None:
+                raise WorkflowException(f"{self.stdin} missing from pathmapper")
+            stdin_path = rmap[1]
+        stdout_path = self._log_path(self.stdout)
+        stderr_path = self._log_path(self.stderr)
+        if runtimeContext.secret_store is not None:
+            commands = runtimeContext.secret_store.retrieve(commands)  # type: ignore[assignment]
+            env = runtimeContext.secret_store.retrieve(env)  # type: ignore[assignment,arg-type]
+        resources = self.builder.resources
+        cidfile = next((a.split("=", 1)[1] for a in runtime if a.startswith("--cidfile=")), None)
+        self.record = JobRecord(
+            id=executor.next_job_id(),
+            name=self.name,
+            argv=commands,
+            env=dict(env),
+            cwd=self.outdir,
+            stdin=stdin_path,
+            stdout=stdout_path,
+            stderr=stderr_path,
+            timelimit=self.timelimit,
+            cores=float(resources.get("cores", 1)),
+            ram=int(math.ceil(resources.get("ram", 256))),
+            gpus=int(math.ceil(resources.get("cudaDeviceCount", 0))),
+            cidfile=cidfile,
+            container_engine=runtime[0] if cidfile else None,
+            outdir=self.outdir,
+            tmpdir=self.tmpdir,
+        )
+        self.record.log = executor.log_path(self.record)
+        executor.submit(self, self.record, runtimeContext)
+
+    def _log_path(self, name: str | None) -> str | None:
+        if name is None:
+            return None
+        path = os.path.join(self.base_path_logs, name)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        return path
+
+    def finish(self, result: JobResult, runtimeContext: RuntimeContext) -> str:
+        """Collect outputs once the job ended and call back into the workflow.
+
+        Mirrors the second half of cwltool's ``JobBase._execute``. Returns the
+        process status.
+        """
+        rcode = result.exit_code
+        outputs: dict[str, Any] = {}
+        try:
+            if result.error:
+                raise WorkflowException(result.error)
+            if rcode in self.successCodes:
+                status = "success"
+            elif rcode in self.temporaryFailCodes:
+                status = "temporaryFail"
+            elif rcode in self.permanentFailCodes:
+                status = "permanentFail"
+            elif rcode == 0:
+                status = "success"
+            else:
+                status = "permanentFail"
+            if status != "success":
+                if result.timed_out:
+                    _logger.warning("[job %s] exceeded its time limit of %s s", self.name, self.timelimit)
+                elif rcode < 0:
+                    _logger.warning("[job %s] was terminated by signal %s", self.name, signal.Signals(-rcode).name)
+                else:
+                    _logger.warning("[job %s] exited with status %d", self.name, rcode)
+            if "listing" in self.generatefiles and self.generatemapper:
+                relink_initialworkdir(
+                    self.generatemapper, self.outdir, self.builder.outdir, inplace_update=self.inplace_update
+                )
+            assert self.record is not None
+            runtimeContext.log_dir_handler(self.outdir, self.base_path_logs, self.record.stdout, self.record.stderr)
+            outputs = bytes2str_in_dicts(self.collect_outputs(self.outdir, rcode))  # type: ignore[arg-type]
+        except WorkflowException as err:
+            _logger.error("[job %s] Job error:\n%s", self.name, err, exc_info=runtimeContext.debug)
+            status = "permanentFail"
+        except OSError as err:
+            _logger.error("[job %s] %s", self.name, err, exc_info=runtimeContext.debug)
+            status = "permanentFail"
+        if status != "success":
+            _logger.warning("[job %s] completed %s", self.name, status)
+        else:
+            _logger.info("[job %s] completed %s", self.name, status)
+        if self.output_callback:
+            lock = runtimeContext.workflow_eval_lock or threading.RLock()
+            with lock:
+                self.output_callback(outputs, status)
+        if runtimeContext.rm_tmpdir:
+            if self.stagedir is not None and os.path.exists(self.stagedir):
+                shutil.rmtree(self.stagedir, True)
+            shutil.rmtree(self.tmpdir, True)
+        return status
+
+
+_SCHEDULED: dict[type[JobBase], type[JobBase]] = {}
+
+
+def scheduled(base: type[JobBase]) -> type[JobBase]:
+    """The scheduled variant of one of cwltool's job classes (made once, cached)."""
+    cls = _SCHEDULED.get(base)
+    if cls is None:
+        cls = type(f"Scheduled{base.__name__}", (ScheduledJob, base), {})
+        _SCHEDULED[base] = cls
+    return cls
+
+
+class RunnerCommandLineTool(CommandLineTool):
+    """cwltool's CommandLineTool whose jobs go through our scheduler."""
+
+    def make_job_runner(self, runtimeContext: RuntimeContext) -> type[JobBase]:
+        return scheduled(super().make_job_runner(runtimeContext))

@@ -1,0 +1,124 @@
+"""Run one job record: in-process for the local backend, or as
+``python -m cwl_runner.worker JOBSTORE JOB_ID`` on any machine that reaches the
+job store (what the Slurm backend submits).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+from .job import JobRecord, JobResult, record_key, result_key
+
+
+def execute(
+    record: JobRecord,
+    on_start: Callable[[subprocess.Popen[bytes]], None] | None = None,
+) -> JobResult:
+    """Run ``record``'s command to completion and say how it ended.
+
+    The process gets its own session so a kill reaches its children too.
+    What the tool does not capture itself goes to the record's log file (or
+    to our stderr without one), never to our stdout, which carries the JSON.
+    """
+    started = time.time()
+    files = []
+    try:
+        stdin = open(record.stdin, "rb") if record.stdin else subprocess.DEVNULL
+        if record.stdin:
+            files.append(stdin)
+        log: Any = sys.stderr.fileno()
+        if record.log and not (record.stdout and record.stderr):
+            log = open(record.log, "ab")
+            files.append(log)
+        stdout: Any = log
+        if record.stdout:
+            stdout = open(record.stdout, "wb")
+            files.append(stdout)
+        stderr: Any = log
+        if record.stderr:
+            stderr = open(record.stderr, "wb")
+            files.append(stderr)
+        proc = subprocess.Popen(
+            record.argv,
+            stdin=stdin,
+            stdout=stdout,
+            stderr=stderr,
+            env=record.env,
+            cwd=record.cwd,
+            close_fds=True,
+            start_new_session=True,
+        )
+    except OSError as err:
+        for handle in files:
+            handle.close()
+        what = err.strerror or str(err)
+        return JobResult(record.id, 127, started, time.time(), error=f"{record.argv[0]}: {what}")
+    for handle in files:
+        handle.close()
+    if on_start is not None:
+        on_start(proc)
+    timed_out = False
+    try:
+        code = proc.wait(timeout=record.timelimit or None)
+    except subprocess.TimeoutExpired:
+        timed_out = True
+        terminate(proc, record)
+        code = proc.wait()
+    return JobResult(record.id, code, started, time.time(), timed_out=timed_out)
+
+
+def terminate(proc: subprocess.Popen[bytes], record: JobRecord, grace: float = 5.0) -> None:
+    """Stop a job: its container (if any), then its process group."""
+    if record.cidfile and record.container_engine:
+        try:
+            with open(record.cidfile) as handle:
+                cid = handle.read().strip()
+            if cid:
+                subprocess.run(
+                    [record.container_engine, "kill", cid],
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                    timeout=30,
+                    check=False,
+                )
+        except (OSError, subprocess.TimeoutExpired):
+            pass
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(proc.pid, sig)
+        except (ProcessLookupError, PermissionError):
+            return
+        try:
+            proc.wait(timeout=grace)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: load the record from the store, run it, store the result."""
+    from .jobstore import open_jobstore
+
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 2:
+        print("usage: python -m cwl_runner.worker JOBSTORE JOB_ID", file=sys.stderr)
+        return 2
+    store = open_jobstore(args[0], create=False)
+    try:
+        record = JobRecord.from_json(store.get(record_key(args[1])))
+    except KeyError:
+        print(f"runner-cwl worker: no job {args[1]} in {args[0]}", file=sys.stderr)
+        return 1
+    result = execute(record)
+    store.put(result_key(record.id), result.to_json())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
