@@ -116,6 +116,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(version_string())
         return 0
 
+    workflow = getattr(args, "workflow", None)
+    if workflow and "://" not in workflow and not os.path.exists(workflow.split("#", 1)[0]):
+        print(f"runner-cwl: no such CWL document: {workflow}", file=sys.stderr)
+        return 1
+
     import cwltool.main
     from cwltool.context import LoadingContext
 

@@ -23,12 +23,13 @@ from cwltool.process import Process
 from cwltool.utils import DEFAULT_TMP_PREFIX
 from cwltool.workflow_job import WorkflowJob
 
+from . import preflight
 from .backends import make_backend
 from .errors import RunnerError
 from .job import JobRecord, JobResult
 from .jobstore import JobStore, open_jobstore
 from .scheduler import Limits, Scheduler
-from .tools import ScheduledJob
+from .tools import ScheduledJob, scheduled
 
 _logger = logging.getLogger("cwltool")
 
@@ -125,6 +126,8 @@ class Executor(JobExecutor):
     ) -> tuple[CWLObjectType | None, str]:
         self.failures = []
         self._stopping = False
+        if not runtime_context.validate_only:
+            preflight.check(process, runtime_context)
         self.jobstore = open_jobstore(self.jobstore_locator)
         runtime_context = runtime_context.copy()
         runtime_context.runner_executor = self  # type: ignore[attr-defined]
@@ -186,6 +189,10 @@ class Executor(JobExecutor):
 
     def _start(self, job: Any, runtime_context: RuntimeContext) -> None:
         """Run a job's preparation (submission for tool jobs, all of it for others)."""
+        if isinstance(job, JobBase) and not isinstance(job, ScheduledJob):
+            # made by another tool factory (e.g. plain cwltool.main with our executor):
+            # give it the scheduled variant of its own class, which only adds methods
+            job.__class__ = scheduled(type(job))
         try:
             job.run(runtime_context)
         except UnsupportedRequirement:

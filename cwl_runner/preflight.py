@@ -1,0 +1,100 @@
+"""Checks made before any job starts: does the container engine answer, are
+the images there (or can they be pulled)? A run that would fail on its 500th
+job for want of an image fails now, with one line that says why.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import subprocess
+from dataclasses import dataclass
+
+from cwltool.context import RuntimeContext
+from cwltool.errors import UnsupportedRequirement, WorkflowException
+from cwltool.process import Process
+
+_logger = logging.getLogger("cwltool")
+
+
+@dataclass
+class ImageNeed:
+    image: str
+    required: bool  # under requirements (else a hint)
+    where: str  # the document that names it
+
+
+def images_needed(process: Process) -> list[ImageNeed]:
+    """Every pullable image named by the process and the tools it runs."""
+    found: dict[str, ImageNeed] = {}
+
+    def visit(tool: dict) -> None:  # type: ignore[type-arg]
+        for key, required in (("requirements", True), ("hints", False)):
+            for req in tool.get(key) or []:
+                if not isinstance(req, dict) or req.get("class") != "DockerRequirement":
+                    continue
+                if any(k in req for k in ("dockerFile", "dockerLoad", "dockerImport")):
+                    continue  # built or loaded when the job runs
+                image = req.get("dockerPull") or req.get("dockerImageId")
+                if isinstance(image, str) and (image not in found or required):
+                    found[image] = ImageNeed(image, required, str(tool.get("id", "")))
+
+    process.visit(visit)
+    return list(found.values())
+
+
+def engine_command(runtime_context: RuntimeContext) -> str | None:
+    if runtime_context.singularity:
+        return None  # images are converted per job by cwltool; nothing cheap to check
+    if runtime_context.user_space_docker_cmd:
+        return None
+    return "podman" if runtime_context.podman else "docker"
+
+
+def check(process: Process, runtime_context: RuntimeContext) -> None:
+    """Raise a clear error if a container the run needs is not available."""
+    if not runtime_context.use_container:
+        return
+    needs = images_needed(process)
+    if runtime_context.default_container:
+        needs.append(ImageNeed(runtime_context.default_container, False, "--default-container"))
+    engine = engine_command(runtime_context)
+    if not needs or engine is None:
+        return
+    required = any(n.required for n in needs)
+    error = UnsupportedRequirement if required else WorkflowException
+    if shutil.which(engine) is None:
+        raise error(f"this workflow needs containers but '{engine}' is not installed (or use --no-container)")
+    probe = _run([engine, "version", "--format", "{{.Server.Version}}"], 30)
+    if probe.returncode != 0:
+        detail = _last_line(probe.stderr) or "no answer"
+        raise error(f"the {engine} engine does not answer: {detail} (is it running? is DOCKER_HOST right?)")
+    for need in needs:
+        if not runtime_context.force_docker_pull and _run([engine, "image", "inspect", need.image], 60).returncode == 0:
+            continue
+        if not runtime_context.pull_image:
+            raise (UnsupportedRequirement if need.required else WorkflowException)(
+                f"container image '{need.image}' is not present and --disable-pull is set"
+            )
+        _logger.info("Pulling container image %s", need.image)
+        pulled = _run([engine, "pull", need.image], 3600)
+        if pulled.returncode != 0:
+            message = (
+                f"container image '{need.image}' (named in {need.where or 'the workflow'}) is not present "
+                f"and cannot be pulled: {_last_line(pulled.stderr) or 'pull failed'}"
+            )
+            raise (UnsupportedRequirement if need.required else WorkflowException)(message)
+
+
+def _run(argv: list[str], timeout: float) -> subprocess.CompletedProcess[str]:
+    try:
+        return subprocess.run(argv, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+    except subprocess.TimeoutExpired:
+        return subprocess.CompletedProcess(argv, 124, "", f"{' '.join(argv[:2])} timed out after {timeout:g} s")
+    except OSError as err:
+        return subprocess.CompletedProcess(argv, 127, "", str(err))
+
+
+def _last_line(text: str) -> str:
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    return lines[-1] if lines else ""

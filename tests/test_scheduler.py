@@ -1,0 +1,104 @@
+"""The scheduler with the real local backend: concurrency, limits, order."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from cwl_runner.backends.local import LocalBackend
+from cwl_runner.errors import ResourceError
+from cwl_runner.job import JobRecord
+from cwl_runner.jobstore import LocalJobStore
+from cwl_runner.scheduler import Limits, Scheduler
+
+from conftest import DATA
+
+
+def _intervals(out: dict) -> list[tuple[float, float]]:
+    spans = []
+    for f in out["times"]:
+        lines = Path(f["path"]).read_text().split()
+        spans.append((float(lines[1]), float(lines[3])))
+    return spans
+
+
+def _max_overlap(spans: list[tuple[float, float]]) -> int:
+    events = sorted([(s, 1) for s, _ in spans] + [(e, -1) for _, e in spans])
+    best = cur = 0
+    for _, delta in events:
+        cur += delta
+        best = max(best, cur)
+    return best
+
+
+@pytest.mark.parametrize("max_cores,expected", [(1, 1), (2, 2), (4, 4)])
+def test_scatter_runs_side_by_side_within_max_cores(run_cwl, tmp_path, max_cores, expected):
+    inputs = tmp_path / "in.json"
+    inputs.write_text(json.dumps({"seconds": [0.6] * 4}))
+    result = run_cwl("--max-cores", str(max_cores), "--outdir", str(tmp_path / "o"), str(DATA / "scatter-sleep.cwl"), str(inputs))
+    assert result.returncode == 0, result.stderr
+    assert _max_overlap(_intervals(result.json())) == expected
+
+
+def test_core_requests_are_accounted(run_cwl, tmp_path):
+    inputs = tmp_path / "in.json"
+    inputs.write_text(json.dumps({"seconds": [0.5] * 3, "cores": 2}))
+    result = run_cwl("--max-cores", "4", "--outdir", str(tmp_path / "o"), str(DATA / "scatter-sleep.cwl"), str(inputs))
+    assert result.returncode == 0, result.stderr
+    assert _max_overlap(_intervals(result.json())) == 2  # 2 cores each on 4
+
+
+def _record(store: LocalJobStore, job_id: str, cores: float, seconds: float = 0.0) -> JobRecord:
+    return JobRecord(
+        id=job_id,
+        name=f"job{job_id}",
+        argv=[sys.executable, "-c", f"import time; time.sleep({seconds})"],
+        env={},
+        cwd=str(store.root),
+        cores=cores,
+        ram=10,
+    )
+
+
+def test_big_job_does_not_block_small_ones(tmp_path):
+    store = LocalJobStore(str(tmp_path / "store"))
+    scheduler = Scheduler(LocalBackend(store), Limits(cores=2, ram=1000))
+    order: list[str] = []
+    scheduler.submit(_record(store, "a", 1, 0.5), lambda r: order.append(r.id))
+    scheduler.submit(_record(store, "big", 2), lambda r: order.append(r.id))
+    scheduler.submit(_record(store, "small", 1), lambda r: order.append(r.id))
+    # 'big' cannot start while 'a' runs; 'small' fits beside 'a' and starts at once
+    assert {r.id for r in scheduler.running()} == {"a", "small"}
+    while scheduler.busy():
+        scheduler.wait(None)
+    assert order == ["small", "a", "big"]
+    assert scheduler.free_cores == 2 and scheduler.free_ram == 1000
+
+
+def test_impossible_job_is_refused_at_once(tmp_path):
+    store = LocalJobStore(str(tmp_path / "store"))
+    scheduler = Scheduler(LocalBackend(store), Limits(cores=2, ram=1000))
+    with pytest.raises(ResourceError, match="--max-cores"):
+        scheduler.submit(_record(store, "x", 3), lambda r: None)
+    big_ram = _record(store, "y", 1)
+    big_ram.ram = 5000
+    with pytest.raises(ResourceError, match="--max-memory"):
+        scheduler.submit(big_ram, lambda r: None)
+    assert not scheduler.busy()
+
+
+def test_cancel_all_kills_running_jobs(tmp_path):
+    store = LocalJobStore(str(tmp_path / "store"))
+    scheduler = Scheduler(LocalBackend(store), Limits(cores=1, ram=1000))
+    results = []
+    scheduler.submit(_record(store, "long", 1, 60), results.append)
+    scheduler.submit(_record(store, "queued", 1, 60), results.append)
+    scheduler.wait(0.3)
+    scheduler.cancel_all()
+    while scheduler.busy():
+        scheduler.wait(30)
+    assert [r.id for r in results] == ["long"]
+    assert results[0].exit_code != 0
