@@ -26,7 +26,9 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(name)
 
 
-def run(process: str, inputs: dict[str, Any] | None = None, outdir: str | None = None, **options: Any) -> dict[str, Any]:
+def run(
+    process: str, inputs: dict[str, Any] | None = None, outdir: str | None = None, **options: Any
+) -> dict[str, Any]:
     from .api import run as _run
 
     return _run(process, inputs or {}, outdir=outdir, **options)

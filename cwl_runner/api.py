@@ -28,12 +28,21 @@ def run(
     """
     from cwltool.context import LoadingContext, RuntimeContext
     from cwltool.load_tool import load_tool
+    from cwltool.utils import visit_class
+    from schema_salad.ref_resolver import uri_file_path
 
     from .executor import Executor
     from .factory import make_tool
 
-    executor_keys = {"jobstore", "keep_jobstore", "max_cores", "max_memory", "max_gpus", "batch_system",
-                     "use_worker_process"}
+    executor_keys = {
+        "jobstore",
+        "keep_jobstore",
+        "max_cores",
+        "max_memory",
+        "max_gpus",
+        "batch_system",
+        "use_worker_process",
+    }
     executor = Executor(**{k: v for k, v in options.items() if k in executor_keys})
     loading_context = LoadingContext()
     loading_context.construct_tool_object = make_tool
@@ -48,8 +57,14 @@ def run(
         setattr(runtime_context, key, value)
     path = process if "://" in process else os.path.abspath(process)
     tool = load_tool(path, loading_context)
-    runtime_context.basedir = os.path.dirname(path) if "://" not in path else os.getcwd()
+    # relative locations in ``inputs`` are relative to the caller's directory
+    runtime_context.basedir = os.getcwd()
     output, status = executor(tool, dict(inputs), runtime_context, logger=logging.getLogger("cwltool"))
     if status != "success" or output is None:
         raise WorkflowFailed(f"{process}: {status}")
-    return output
+    def add_path(obj: dict[str, Any]) -> None:  # as cwltool's main does for its JSON
+        if str(obj.get("location", "")).startswith("file://"):
+            obj["path"] = uri_file_path(obj["location"])
+
+    visit_class(output, ("File", "Directory"), add_path)
+    return dict(output)

@@ -15,7 +15,7 @@ import sys
 from collections.abc import Sequence
 
 from . import __version__
-from .errors import EXIT_USAGE, RunnerError
+from .errors import RunnerError
 
 _MEMORY = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?\s*$", re.IGNORECASE)
 _UNITS = {"": 1, "k": 1 / 1024, "m": 1, "g": 1024, "t": 1024 * 1024}
@@ -82,9 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="RAM jobs may use at once, e.g. 16G (default: this machine's)",
     )
     group.add_argument("--max-gpus", type=int, metavar="N", help="CUDA GPUs jobs may use at once (default: 0)")
-    group.add_argument(
-        "--batch-system", default="local", choices=["local"], help="where jobs run (default: local)"
-    )
+    group.add_argument("--batch-system", default="local", choices=["local"], help="where jobs run (default: local)")
     group.add_argument(
         "--worker-process",
         action="store_true",

@@ -169,7 +169,9 @@ class Executor(JobExecutor):
                     break
                 if runtime_context.validate_only:
                     name = job.tool.lc.filename if isinstance(job, WorkflowJob) else getattr(job, "name", str(job))
-                    print(f"{name} is valid CWL. No errors detected in the inputs.", file=runtime_context.validate_stdout)
+                    print(
+                        f"{name} is valid CWL. No errors detected in the inputs.", file=runtime_context.validate_stdout
+                    )
                     return
                 if isinstance(job, JobBase) and runtime_context.builder is not None:
                     job.builder = runtime_context.builder
@@ -233,8 +235,12 @@ class Executor(JobExecutor):
                     lines.append(f"  last lines of {log}:")
                     lines.extend("    " + line for line in tail)
         if len(real) > 1:
-            lines.append(f"  (and {len(real) - 1} more: " + ", ".join(f.name for f in real[1:6])
-                         + (", ..." if len(real) > 6 else "") + ")")
+            lines.append(
+                f"  (and {len(real) - 1} more: "
+                + ", ".join(f.name for f in real[1:6])
+                + (", ..." if len(real) > 6 else "")
+                + ")"
+            )
         logger.error("\n".join(lines))
 
 
@@ -248,5 +254,3 @@ def _tail(path: str, count: int) -> list[str]:
     except OSError:
         return []
     return data.splitlines()[-count:]
-
-

@@ -16,11 +16,11 @@ from .tools import RunnerCommandLineTool
 from .workflow import RunnerWorkflow
 
 
-def make_tool(toolpath_object: CommentedMap, loading_context: LoadingContext) -> Process:
+def make_tool(toolpath_object: CommentedMap, loadingContext: LoadingContext) -> Process:
     """Instantiate a CWL process with runner-cwl's classes where they matter."""
     match toolpath_object:
         case {"class": "CommandLineTool"}:
-            return RunnerCommandLineTool(toolpath_object, loading_context)
+            return RunnerCommandLineTool(toolpath_object, loadingContext)
         case {"class": "Workflow"}:
-            return RunnerWorkflow(toolpath_object, loading_context)
-    return default_make_tool(toolpath_object, loading_context)
+            return RunnerWorkflow(toolpath_object, loadingContext)
+    return default_make_tool(toolpath_object, loadingContext)

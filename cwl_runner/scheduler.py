@@ -80,11 +80,7 @@ class Scheduler:
         self._start_ready()
 
     def _fits(self, record: JobRecord) -> bool:
-        return (
-            record.cores <= self.free_cores + 1e-9
-            and record.ram <= self.free_ram
-            and record.gpus <= self.free_gpus
-        )
+        return record.cores <= self.free_cores + 1e-9 and record.ram <= self.free_ram and record.gpus <= self.free_gpus
 
     def _start_ready(self) -> None:
         queue = self._queue

@@ -91,7 +91,7 @@ class ScheduledJob(JobBase):
         stdout_path = self._log_path(self.stdout)
         stderr_path = self._log_path(self.stderr)
         if runtimeContext.secret_store is not None:
-            commands = runtimeContext.secret_store.retrieve(commands)  # type: ignore[assignment]
+            commands = runtimeContext.secret_store.retrieve(commands)  # type: ignore[assignment,arg-type]
             env = runtimeContext.secret_store.retrieve(env)  # type: ignore[assignment,arg-type]
         resources = self.builder.resources
         cidfile = next((a.split("=", 1)[1] for a in runtime if a.startswith("--cidfile=")), None)
@@ -157,7 +157,7 @@ class ScheduledJob(JobBase):
                 )
             assert self.record is not None
             runtimeContext.log_dir_handler(self.outdir, self.base_path_logs, self.record.stdout, self.record.stderr)
-            outputs = bytes2str_in_dicts(self.collect_outputs(self.outdir, rcode))  # type: ignore[arg-type]
+            outputs = bytes2str_in_dicts(self.collect_outputs(self.outdir, rcode))  # type: ignore[arg-type,assignment]
         except WorkflowException as err:
             _logger.error("[job %s] Job error:\n%s", self.name, err, exc_info=runtimeContext.debug)
             status = "permanentFail"

@@ -27,7 +27,7 @@ def execute(
     to our stderr without one), never to our stdout, which carries the JSON.
     """
     started = time.time()
-    files = []
+    files: list[Any] = []
     try:
         stdin = open(record.stdin, "rb") if record.stdin else subprocess.DEVNULL
         if record.stdin:

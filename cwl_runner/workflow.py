@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import logging
 
+from cwl_utils.types import CWLObjectType
 from cwltool.context import RuntimeContext, getdefault
 from cwltool.cwlprov.writablebagfile import create_job
 from cwltool.errors import WorkflowException
 from cwltool.process import shortname
-from cwl_utils.types import CWLObjectType
 from cwltool.utils import JobsGeneratorType, OutputCallbackType
 from cwltool.workflow import Workflow
 from cwltool.workflow_job import WorkflowJob, WorkflowStateItem

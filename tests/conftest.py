@@ -32,7 +32,12 @@ def runner_cwl(
     exe = shutil.which("runner-cwl", path=os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", ""))
     cmd = [exe] if exe else [sys.executable, "-m", "cwl_runner.cli"]
     proc = subprocess.run(
-        [*cmd, *args], cwd=cwd, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL,
+        [*cmd, *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
         env={**os.environ, **(env or {})},
     )
     return Run(proc.returncode, proc.stdout, proc.stderr)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from conftest import DATA, ROOT
 
 
@@ -33,16 +32,27 @@ def test_inputs_on_the_command_line(run_cwl, tmp_path):
 
 def test_jobstore_removed_on_success_and_kept_when_asked(run_cwl, tmp_path):
     store = tmp_path / "store"
-    result = run_cwl("--jobstore", str(store), "--outdir", str(tmp_path / "o"), str(DATA / "echo.cwl"), "--message", "x")
+    result = run_cwl(
+        "--jobstore", str(store), "--outdir", str(tmp_path / "o"), str(DATA / "echo.cwl"), "--message", "x"
+    )
     assert result.returncode == 0, result.stderr
     assert store.is_dir(), "an explicit --jobstore is kept"
     tmp = tmp_path / "tmp"
     tmp.mkdir()
-    result = run_cwl("--outdir", str(tmp_path / "o2"), str(DATA / "echo.cwl"), "--message", "x", env={"TMPDIR": str(tmp)})
+    result = run_cwl(
+        "--outdir", str(tmp_path / "o2"), str(DATA / "echo.cwl"), "--message", "x", env={"TMPDIR": str(tmp)}
+    )
     assert result.returncode == 0
     assert list(tmp.iterdir()) == [], "the temporary job store is gone after success"
-    result = run_cwl("--keep-jobstore", "--outdir", str(tmp_path / "o3"), str(DATA / "echo.cwl"), "--message", "x",
-                     env={"TMPDIR": str(tmp)})
+    result = run_cwl(
+        "--keep-jobstore",
+        "--outdir",
+        str(tmp_path / "o3"),
+        str(DATA / "echo.cwl"),
+        "--message",
+        "x",
+        env={"TMPDIR": str(tmp)},
+    )
     assert [d.name.startswith("runner-cwl-jobstore-") for d in tmp.iterdir()] == [True]
 
 

@@ -6,16 +6,16 @@ import io
 import json
 
 import pytest
+from conftest import DATA
 
 import cwl_runner
 from cwl_runner.api import WorkflowFailed
-
-from conftest import DATA
 
 
 def test_run_returns_the_output_object(tmp_path):
     out = cwl_runner.run(str(DATA / "echo.cwl"), {"message": "embedded"}, outdir=str(tmp_path), max_cores=1)
     assert out["out"]["basename"] == "out.txt"
+    assert out["out"]["path"] == str(tmp_path / "out.txt")
     assert (tmp_path / "out.txt").read_text() == "embedded\n"
 
 

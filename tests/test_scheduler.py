@@ -7,14 +7,13 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import DATA
 
 from cwl_runner.backends.local import LocalBackend
 from cwl_runner.errors import ResourceError
 from cwl_runner.job import JobRecord
 from cwl_runner.jobstore import LocalJobStore
 from cwl_runner.scheduler import Limits, Scheduler
-
-from conftest import DATA
 
 
 def _intervals(out: dict) -> list[tuple[float, float]]:
@@ -38,7 +37,9 @@ def _max_overlap(spans: list[tuple[float, float]]) -> int:
 def test_scatter_runs_side_by_side_within_max_cores(run_cwl, tmp_path, max_cores, expected):
     inputs = tmp_path / "in.json"
     inputs.write_text(json.dumps({"seconds": [0.6] * 4}))
-    result = run_cwl("--max-cores", str(max_cores), "--outdir", str(tmp_path / "o"), str(DATA / "scatter-sleep.cwl"), str(inputs))
+    result = run_cwl(
+        "--max-cores", str(max_cores), "--outdir", str(tmp_path / "o"), str(DATA / "scatter-sleep.cwl"), str(inputs)
+    )
     assert result.returncode == 0, result.stderr
     assert _max_overlap(_intervals(result.json())) == expected
 

@@ -27,5 +27,5 @@ class Backend(abc.ABC):
     def kill(self, job_id: str) -> None:
         """Stop a running job; its result still arrives through ``poll``."""
 
-    def shutdown(self) -> None:
+    def shutdown(self) -> None:  # noqa: B027 - optional hook
         """Release what the backend holds (threads, connections)."""

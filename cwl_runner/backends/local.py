@@ -85,5 +85,3 @@ class LocalBackend(Backend):
     def shutdown(self) -> None:
         for job_id in self.running():
             self.kill(job_id)
-
-

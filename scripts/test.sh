@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Install everything the tests need and run them: pytest, then the conformance
+# ratchet (every suite's pass count must stay at or above conformance/baseline.json).
+#   bash scripts/test.sh              # all of it
+#   SKIP_CONFORMANCE=1 bash scripts/test.sh
+#   CONFORMANCE_ARGS="--suite v1.2" bash scripts/test.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+PY=${PYTHON:-python3}
+VENV=${VENV:-$ROOT/.venv}
+
+step() { printf '\n== %s\n' "$*" >&2; }
+
+step "Python environment ($VENV)"
+[ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"
+"$VENV/bin/python" -m pip install -q --upgrade pip 2>&1 | grep -v '^WARNING' || true
+"$VENV/bin/python" -m pip install -q -e ".[test]" 2>&1 | grep -v '^WARNING' || true
+"$VENV/bin/python" -c "import cwl_runner, cwltest" # fails loudly if the install did
+export PATH="$VENV/bin:$PATH"
+
+step "Node.js (cwltool's JavaScript engine)"
+if ! command -v node >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs >/dev/null
+  else
+    echo "warning: no node on PATH; JavaScript expressions will use a container" >&2
+  fi
+fi
+
+step "Container engine"
+SETUP="$ROOT/../shared/containers/setup.sh"
+if [ -n "${DOCKER_HOST:-}" ] && docker version >/dev/null 2>&1; then
+  echo "using the engine at $DOCKER_HOST" >&2
+elif [ -f "$SETUP" ] && [ "$(id -u)" = 0 ]; then
+  bash "$SETUP" >&2
+  # shellcheck disable=SC1091
+  . "${RUNNER_DOCKER_DIR:-/tmp/runner-docker}/env"
+elif docker version >/dev/null 2>&1; then
+  echo "using the default Docker engine" >&2
+else
+  echo "warning: no container engine: container tests will be skipped and the conformance ratchet will fail" >&2
+fi
+
+step "Lint"
+"$VENV/bin/ruff" check cwl_runner tests conformance benchmarks
+"$VENV/bin/mypy" cwl_runner
+
+step "pytest"
+"$VENV/bin/python" -m pytest -q -p no:cacheprovider
+
+if [ -z "${SKIP_CONFORMANCE:-}" ]; then
+  step "Conformance ratchet"
+  # shellcheck disable=SC2086
+  "$VENV/bin/python" conformance/run.py --check-baseline ${CONFORMANCE_ARGS:-}
+fi
