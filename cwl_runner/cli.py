@@ -11,6 +11,7 @@ import argparse
 import logging
 import os
 import re
+import signal
 import sys
 from collections.abc import Sequence
 
@@ -59,7 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = arg_parser()
     parser.prog = "runner-cwl"
     parser.description = "Run CWL v1.0-v1.2 workflows concurrently, locally or on a cluster."
-    parser.set_defaults(on_error="continue")
+    parser.set_defaults(on_error="continue", enable_color=sys.stderr.isatty())
     group = parser.add_argument_group("runner-cwl")
     group.add_argument(
         "--jobstore",
@@ -123,7 +124,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     from cwltool.context import LoadingContext
 
     from .factory import make_tool
+    from .logs import make_handler
 
+    def interrupted(signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt(signal.Signals(signum).name)
+
+    signal.signal(signal.SIGTERM, interrupted)
     loading_context = LoadingContext()
     loading_context.construct_tool_object = make_tool
     try:
@@ -133,12 +139,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             executor=executor,
             loadingContext=loading_context,
             versionfunc=version_string,
+            logger_handler=make_handler(args.debug),
         )
     except RunnerError as err:
         logging.getLogger("cwltool").error("%s", err)
         return err.exit_code
     except KeyboardInterrupt:
-        print("runner-cwl: interrupted", file=sys.stderr)
+        print("runner-cwl: interrupted; running jobs were stopped", file=sys.stderr)
         return 130
 
 

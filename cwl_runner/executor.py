@@ -127,6 +127,7 @@ class Executor(JobExecutor):
         self.failures = []
         self._stopping = False
         if not runtime_context.validate_only:
+            preflight.check_inputs(job_order_object)
             preflight.check(process, runtime_context)
         self.jobstore = open_jobstore(self.jobstore_locator)
         runtime_context = runtime_context.copy()

@@ -6,13 +6,18 @@ job for want of an image fails now, with one line that says why.
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import subprocess
 from dataclasses import dataclass
+from typing import Any
 
 from cwltool.context import RuntimeContext
 from cwltool.errors import UnsupportedRequirement, WorkflowException
 from cwltool.process import Process
+from cwltool.utils import visit_class
+from schema_salad.exceptions import ValidationException
+from schema_salad.ref_resolver import uri_file_path
 
 _logger = logging.getLogger("cwltool")
 
@@ -41,6 +46,27 @@ def images_needed(process: Process) -> list[ImageNeed]:
 
     process.visit(visit)
     return list(found.values())
+
+
+def check_inputs(job_order: Any) -> None:
+    """Every local File and Directory in the input object exists (cwltool checks
+    a tool's inputs up front, but a workflow's only when a step stages them)."""
+    missing: list[str] = []
+
+    def visit(obj: dict[str, Any]) -> None:
+        location = obj.get("location") or obj.get("path")
+        if isinstance(location, str) and (location.startswith("file://") or "://" not in location):
+            path = uri_file_path(location) if location.startswith("file://") else location
+            if not os.path.exists(path):
+                missing.append(path)
+        for secondary in obj.get("secondaryFiles") or []:
+            if isinstance(secondary, dict):
+                visit(secondary)
+
+    visit_class(job_order, ("File", "Directory"), visit)
+    if missing:
+        more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
+        raise ValidationException(f"input {'file' if len(missing) == 1 else 'files'} not found: {missing[0]}{more}")
 
 
 def engine_command(runtime_context: RuntimeContext) -> str | None:

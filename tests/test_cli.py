@@ -59,9 +59,10 @@ def test_jobstore_removed_on_success_and_kept_when_asked(run_cwl, tmp_path):
 BAD_INPUTS = [
     # (arguments, exit code, text the one clear message must contain)
     (["data/nope.cwl"], 1, "no such CWL document: data/nope.cwl"),
-    (["data/yaml-error.cwl"], 1, "data/yaml-error.cwl:3:9"),
+    (["data/yaml-error.cwl"], 1, "data/yaml-error.cwl:5:1: expected ',' or ']'"),
     (["data/unknown-field.cwl"], 1, "invalid field 'colour'"),
     (["data/cat.cwl", "--file", "data/missing.txt"], 1, "missing.txt"),
+    (["../examples/wc.cwl", "data/missing-input.yml"], 1, "input file not found: "),
     (["data/cat.cwl", "--file", "data/hello.txt", "--count", "many"], 2, "invalid int value: 'many'"),
     (["data/cat.cwl"], 2, "the following arguments are required: --file"),
     (["data/fail.cwl"], 1, "the real reason"),
@@ -77,6 +78,8 @@ def test_bad_input(run_cwl, tmp_path, args, code, message):
     assert result.returncode == code, result.stderr
     assert message in result.stderr
     assert "Traceback" not in result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("ERROR")]
+    assert len(errors) <= 1 or code != 1 or "job(s) failed" in result.stderr, errors
     assert not outdir.exists() or not any(outdir.iterdir()), "nothing half-written in --outdir"
 
 

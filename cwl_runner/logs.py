@@ -1,0 +1,64 @@
+"""What users see on stderr: no tracebacks unless --debug, one line per bad input.
+
+cwltool logs some expected errors (a missing file in a scatter, an expression
+error) with their Python traceback, and reports a document that fails
+validation as a tree of every branch it tried. Our handler keeps the stream
+but shortens both: tracebacks only with ``--debug``, and a validation tree down
+to its first leaf, ``file:line:col: what is wrong``.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+
+_POSITION = re.compile(r"^(?P<where>\S.*?:\d+:\d+:)(?P<indent>\s*)(?P<text>.*)$")
+_TREE_HEADERS = ("Tool definition failed validation:", "Input object failed validation:")
+
+
+def first_leaf(tree: str) -> tuple[str, int]:
+    """The first most specific line of a schema-salad error tree, and how many others there are."""
+    entries: list[list] = []  # [where, depth, text]
+    for line in tree.splitlines():
+        match = _POSITION.match(line)
+        if match:
+            entries.append([match["where"], len(match["indent"]), match["text"].strip()])
+        elif entries and line.strip():
+            entries[-1][2] += " " + line.strip()  # a wrapped continuation
+        elif line.strip():
+            entries.append(["", 0, line.strip()])
+    if not entries:
+        return tree.strip(), 0
+    leaves = [i for i, e in enumerate(entries) if i + 1 == len(entries) or entries[i + 1][1] <= e[1]]
+    where, _, text = entries[leaves[0]]
+    return (f"{where} {text}" if where else text), len(leaves) - 1
+
+
+class UserFacingFilter(logging.Filter):
+    def __init__(self, debug: bool) -> None:
+        super().__init__()
+        self.debug = debug
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self.debug:
+            return True
+        record.exc_info = None
+        record.exc_text = None
+        record.stack_info = None
+        if record.levelno >= logging.ERROR:
+            message = record.getMessage()
+            for header in _TREE_HEADERS:
+                if message.startswith(header):
+                    leaf, others = first_leaf(message[len(header) :])
+                    more = f" (and {others} more; --debug shows all)" if others else ""
+                    record.msg, record.args = f"{header[:-1]}: {leaf}{more}", None
+                    break
+        # cwltool logs a bare "Unexpected exception" (with a traceback) before the real error
+        return record.getMessage() != "Unexpected exception"
+
+
+def make_handler(debug: bool) -> logging.Handler:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.addFilter(UserFacingFilter(debug))
+    return handler
