@@ -54,9 +54,10 @@ def check_inputs(job_order: Any) -> None:
     missing: list[str] = []
 
     def visit(obj: dict[str, Any]) -> None:
-        location = obj.get("location") or obj.get("path")
-        if isinstance(location, str) and (location.startswith("file://") or "://" not in location):
-            path = uri_file_path(location) if location.startswith("file://") else location
+        location = obj.get("location")
+        # literals ("_:" ids, contents/listing) and remote URLs are not local files
+        if isinstance(location, str) and location.startswith("file://"):
+            path = uri_file_path(location)
             if not os.path.exists(path):
                 missing.append(path)
         for secondary in obj.get("secondaryFiles") or []:
