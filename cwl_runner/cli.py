@@ -130,7 +130,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise KeyboardInterrupt(signal.Signals(signum).name)
 
     signal.signal(signal.SIGTERM, interrupted)
-    loading_context = LoadingContext()
+    # as cwltool builds it from the arguments when it is given none (--enable-ext,
+    # --relax-path-checks, --strict, ... are loading options)
+    loading_context = LoadingContext(vars(args))
+    loading_context.singularity = args.singularity
+    loading_context.podman = args.podman
     loading_context.construct_tool_object = make_tool
     try:
         executor = make_executor(args)

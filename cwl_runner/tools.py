@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+import re
 import shlex
 import shutil
 import signal
@@ -21,8 +22,8 @@ import threading
 from collections.abc import Callable, MutableMapping
 from typing import TYPE_CHECKING, Any
 
-from cwltool.command_line_tool import CommandLineTool
-from cwltool.context import RuntimeContext
+from cwltool.command_line_tool import CommandLineTool, PathCheckingMode
+from cwltool.context import LoadingContext, RuntimeContext
 from cwltool.errors import WorkflowException
 from cwltool.job import JobBase, needs_shell_quoting_re, neverquote, relink_initialworkdir
 from cwltool.utils import bytes2str_in_dicts
@@ -191,8 +192,25 @@ def scheduled(base: type[JobBase]) -> type[JobBase]:
     return cls
 
 
+class _PathCheck:
+    """What file names a job accepts: cwltool's strict set, plus spaces and '#'.
+
+    The CWL spec lets a basename hold any character but '/', and the required
+    v1.2 test ``filename_with_hash_mark`` stages ``item #1.txt``. Commands get
+    their arguments as a list (and quoted under ShellCommandRequirement), so
+    these two are safe; ``--relax-path-checks`` still lifts every restriction.
+    """
+
+    value = re.compile(PathCheckingMode.STRICT.value.pattern.replace(r"^[\w", r"^[\w #", 1))
+
+
 class RunnerCommandLineTool(CommandLineTool):
     """cwltool's CommandLineTool whose jobs go through our scheduler."""
+
+    def __init__(self, toolpath_object: Any, loadingContext: LoadingContext) -> None:
+        super().__init__(toolpath_object, loadingContext)
+        if not loadingContext.relax_path_checks:
+            self.path_check_mode = _PathCheck  # type: ignore[assignment]
 
     def make_job_runner(self, runtimeContext: RuntimeContext) -> type[JobBase]:
         return scheduled(super().make_job_runner(runtimeContext))
