@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,14 +36,19 @@ _logger = logging.getLogger("cwltool")
 
 
 def machine_limits() -> Limits:
-    """This machine's cores (those we may run on) and RAM, in MiB."""
+    """This machine's cores (those we may run on), RAM in MiB, and CUDA GPUs."""
     import psutil
 
     try:
         cores = float(len(os.sched_getaffinity(0)))
     except AttributeError:  # pragma: no cover - not on Linux
         cores = float(os.cpu_count() or 1)
-    return Limits(cores=cores, ram=int(psutil.virtual_memory().total // 2**20), gpus=0)
+    gpus = 0
+    if shutil.which("nvidia-smi"):
+        from cwltool.cuda import cuda_version_and_device_count
+
+        gpus = cuda_version_and_device_count()[1]
+    return Limits(cores=cores, ram=int(psutil.virtual_memory().total // 2**20), gpus=gpus)
 
 
 @dataclass
@@ -94,6 +100,10 @@ class Executor(JobExecutor):
         assert self.jobstore is not None
         safe = "".join(c if c.isalnum() or c in "._-" else "_" for c in record.name)[:80]
         return os.path.join(self.jobstore.workdir("logs"), f"{record.id}-{safe}.log")
+
+    def check_request(self, name: str, cores: float, ram: int, gpus: int) -> None:
+        assert self.scheduler is not None
+        self.scheduler.check_request(name, cores, ram, gpus)
 
     def submit(self, job: ScheduledJob, record: JobRecord, runtime_context: RuntimeContext) -> None:
         assert self.scheduler is not None

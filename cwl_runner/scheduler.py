@@ -57,20 +57,23 @@ class Scheduler:
 
     def check_fits(self, record: JobRecord) -> None:
         """Refuse at once a job that could never start, naming the step and the flag."""
-        if record.cores > self.limits.cores:
+        self.check_request(record.name, record.cores, record.ram, record.gpus)
+
+    def check_request(self, name: str, cores: float, ram: int, gpus: int) -> None:
+        if cores > self.limits.cores:
             raise ResourceError(
-                f"step '{record.name}' asks for {record.cores:g} cores but --max-cores is "
+                f"step '{name}' asks for {cores:g} cores but --max-cores is "
                 f"{self.limits.cores:g}; raise --max-cores or lower its ResourceRequirement"
             )
-        if record.ram > self.limits.ram:
+        if ram > self.limits.ram:
             raise ResourceError(
-                f"step '{record.name}' asks for {record.ram} MiB of RAM but --max-memory is "
+                f"step '{name}' asks for {ram} MiB of RAM but --max-memory is "
                 f"{self.limits.ram} MiB; raise --max-memory or lower its ResourceRequirement"
             )
-        if record.gpus > self.limits.gpus:
+        if gpus > self.limits.gpus:
             raise ResourceError(
-                f"step '{record.name}' asks for {record.gpus} GPUs but only "
-                f"{self.limits.gpus} are available (--max-gpus)"
+                f"step '{name}' asks for {gpus} CUDA GPUs but --max-gpus is {self.limits.gpus}"
+                + ("" if self.limits.gpus else " (no GPU found on this machine)")
             )
 
     def submit(self, record: JobRecord, callback: Callback) -> None:

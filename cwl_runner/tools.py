@@ -48,6 +48,21 @@ class ScheduledJob(JobBase):
 
     record: JobRecord | None = None
 
+    def run(self, runtimeContext: RuntimeContext, tmpdir_lock: threading.Lock | None = None) -> None:
+        """Refuse a job that could never fit before cwltool prepares (stages) it."""
+        executor = _executor(runtimeContext)
+        cores, ram, gpus = self._resources()
+        executor.check_request(self.name, cores, ram, gpus)
+        super().run(runtimeContext, tmpdir_lock)  # type: ignore[safe-super]
+
+    def _resources(self) -> tuple[float, int, int]:
+        resources = self.builder.resources
+        return (
+            float(resources.get("cores", 1)),
+            int(math.ceil(resources.get("ram", 256))),
+            int(math.ceil(resources.get("cudaDeviceCount", 0))),
+        )
+
     def _execute(
         self,
         runtime: list[str],
@@ -94,7 +109,7 @@ class ScheduledJob(JobBase):
         if runtimeContext.secret_store is not None:
             commands = runtimeContext.secret_store.retrieve(commands)  # type: ignore[assignment,arg-type]
             env = runtimeContext.secret_store.retrieve(env)  # type: ignore[assignment,arg-type]
-        resources = self.builder.resources
+        cores, ram, gpus = self._resources()
         cidfile = next((a.split("=", 1)[1] for a in runtime if a.startswith("--cidfile=")), None)
         self.record = JobRecord(
             id=executor.next_job_id(),
@@ -106,9 +121,9 @@ class ScheduledJob(JobBase):
             stdout=stdout_path,
             stderr=stderr_path,
             timelimit=self.timelimit,
-            cores=float(resources.get("cores", 1)),
-            ram=int(math.ceil(resources.get("ram", 256))),
-            gpus=int(math.ceil(resources.get("cudaDeviceCount", 0))),
+            cores=cores,
+            ram=ram,
+            gpus=gpus,
             cidfile=cidfile,
             container_engine=runtime[0] if cidfile else None,
             outdir=self.outdir,

@@ -68,6 +68,8 @@ BAD_INPUTS = [
     (["data/fail.cwl"], 1, "the real reason"),
     (["--no-container", "data/unsupported.cwl"], 33, "DockerRequirement"),
     (["data/big.cwl"], 1, "asks for 64 cores but --max-cores is 2"),
+    (["--max-memory", "1G", "data/bigmem.cwl"], 1, "asks for 100000 MiB of RAM but --max-memory is 1024 MiB"),
+    (["--max-gpus", "1", "--enable-ext", "data/gpu.cwl"], 1, "asks for 2 CUDA GPUs but --max-gpus is 1"),
 ]
 
 
