@@ -235,6 +235,8 @@ class Executor(JobExecutor):
                 lines.append(f"  error: {first.result.error}")
             elif first.result.timed_out:
                 lines.append("  stopped: time limit exceeded")
+            elif first.result.exit_code == 0:
+                lines.append("  exit code: 0, but collecting its outputs failed (see the error above)")
             else:
                 lines.append(f"  exit code: {first.result.exit_code}")
         if first.record is not None:

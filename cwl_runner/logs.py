@@ -14,7 +14,7 @@ import re
 import sys
 
 _POSITION = re.compile(r"^(?P<where>\S.*?:\d+:\d+:)(?P<indent>\s*)(?P<text>.*)$")
-_TREE_HEADERS = ("Tool definition failed validation:", "Input object failed validation:")
+_TREE_HEADER = re.compile(r"^(Tool definition .*?failed validation|Input object failed validation):\s*\n", re.DOTALL)
 
 
 def first_leaf(tree: str) -> tuple[str, int]:
@@ -48,12 +48,11 @@ class UserFacingFilter(logging.Filter):
         record.stack_info = None
         if record.levelno >= logging.ERROR:
             message = record.getMessage()
-            for header in _TREE_HEADERS:
-                if message.startswith(header):
-                    leaf, others = first_leaf(message[len(header) :])
-                    more = f" (and {others} more; --debug shows all)" if others else ""
-                    record.msg, record.args = f"{header[:-1]}: {leaf}{more}", None
-                    break
+            header = _TREE_HEADER.match(message)
+            if header:
+                leaf, others = first_leaf(message[header.end() :])
+                more = f" (and {others} more; --debug shows all)" if others else ""
+                record.msg, record.args = f"{header[1]}: {leaf}{more}", None
         # cwltool logs a bare "Unexpected exception" (with a traceback) before the real error
         return record.getMessage() != "Unexpected exception"
 

@@ -43,7 +43,7 @@ else
 fi
 
 step "Lint"
-"$VENV/bin/ruff" check cwl_runner tests conformance
+"$VENV/bin/ruff" check cwl_runner tests conformance benchmarks
 "$VENV/bin/mypy" cwl_runner
 
 step "pytest"

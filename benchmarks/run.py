@@ -1,0 +1,147 @@
+#!/usr/bin/env python3
+"""Measure runner-cwl beside the machine's floor and, when installed, cwltool and
+toil-cwl-runner, on the same workflows in one run; print a table of wall time,
+leader peak RSS and ratio to the floor.
+
+    python benchmarks/run.py                       # the default workloads
+    python benchmarks/run.py --scatter 100 1000    # only these scatter sizes
+    python benchmarks/run.py --engines runner-cwl cwltool --markdown docs/perf-table.md
+
+The floor is what the machine itself needs: N trivial processes spawned into fresh
+directories with stdout to a file, as many at a time as there are cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+WORKFLOWS = HERE / "workflows"
+CORES = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def floor(n: int) -> float:
+    """Wall time to spawn n trivial processes into fresh dirs, CORES at a time."""
+    with tempfile.TemporaryDirectory(prefix="floor-") as tmp:
+
+        def one(i: int) -> None:
+            job = os.path.join(tmp, str(i))
+            os.mkdir(job)
+            with open(os.path.join(job, "out.txt"), "wb") as out:
+                subprocess.run(["echo", str(i)], stdout=out, cwd=job, check=True)
+
+        started = time.perf_counter()
+        with ThreadPoolExecutor(CORES) as pool:
+            list(pool.map(one, range(n)))
+        return time.perf_counter() - started
+
+
+def engine_argv(engine: str) -> list[str] | None:
+    exe = shutil.which(engine, path=str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", ""))
+    if exe is None:
+        return None
+    if engine == "cwltool":
+        return [exe, "--quiet", "--no-container"]
+    if engine == "toil-cwl-runner":
+        return [exe, "--quiet", "--no-container", "--logWarning"]
+    return [exe, "--quiet", "--no-container"]
+
+
+def run_engine(engine: str, workflow: Path, inputs: dict) -> tuple[float, float, bool]:
+    """Wall seconds, peak RSS (MB) of the largest process in the engine's tree, success."""
+    argv = engine_argv(engine)
+    assert argv is not None
+    with tempfile.TemporaryDirectory(prefix=f"bench-{engine}-") as tmp:
+        job = Path(tmp) / "inputs.json"
+        job.write_text(json.dumps(inputs))
+        cmd = [*argv, "--outdir", str(Path(tmp) / "out"), str(workflow), str(job)]
+        if engine == "toil-cwl-runner":
+            cmd[1:1] = ["--jobStore", str(Path(tmp) / "js")]
+        started = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=tmp)
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - started
+        stderr = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+        ok = os.waitstatus_to_exitcode(status) == 0
+        if not ok:
+            print(f"  {engine} failed on {workflow.name}: {stderr.strip().splitlines()[-1:]}", file=sys.stderr)
+        return wall, usage.ru_maxrss / 1024, ok
+
+
+def workloads(args: argparse.Namespace) -> list[tuple[str, Path, dict, int]]:
+    """(label, workflow, inputs, number of jobs)"""
+    items = [("single tool", WORKFLOWS / "echo.cwl", {"message": "hello"}, 1)]
+    for n in args.scatter:
+        items.append((f"scatter {n}", WORKFLOWS / "scatter.cwl", {"items": [str(i) for i in range(n)]}, n))
+    if args.chain:
+        items.append((f"chain {args.chain}", write_chain(args.chain), {"message": "x"}, args.chain))
+    if args.wide:
+        items.append((f"{args.wide}-way x 4-step subworkflow", WORKFLOWS / "wide-deep.cwl",
+                      {"items": [str(i) for i in range(args.wide)]}, args.wide * 4))
+    return items
+
+
+def write_chain(n: int) -> Path:
+    """A workflow of n dependent steps, each passing a string on."""
+    path = Path(tempfile.gettempdir()) / f"runner-cwl-bench-chain-{n}.cwl"
+    steps = []
+    for i in range(n):
+        source = "message" if i == 0 else f"s{i - 1}/out"
+        steps.append(f"  s{i}:\n    run: {WORKFLOWS / 'pass.cwl'}\n    in: {{message: {source}}}\n    out: [out]\n")
+    path.write_text(
+        "cwlVersion: v1.2\nclass: Workflow\ninputs:\n  message: string\n"
+        f"outputs:\n  out: {{type: string, outputSource: s{n - 1}/out}}\nsteps:\n" + "".join(steps)
+    )
+    return path
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--engines", nargs="+", default=["runner-cwl", "cwltool", "toil-cwl-runner"])
+    parser.add_argument("--scatter", nargs="*", type=int, default=[1, 100, 1000])
+    parser.add_argument("--chain", type=int, default=200)
+    parser.add_argument("--wide", type=int, default=50)
+    parser.add_argument("--cwltool-max-jobs", type=int, default=1000,
+                        help="skip other engines on workloads with more jobs (cwltool grows quadratically)")
+    parser.add_argument("--markdown", help="also write the table to this file")
+    args = parser.parse_args()
+    engines = [e for e in args.engines if engine_argv(e) is not None]
+    missing = sorted(set(args.engines) - set(engines))
+    if missing:
+        print(f"not installed, skipped: {', '.join(missing)}", file=sys.stderr)
+    rows = []
+    header = ["workload", "jobs", "floor (s)"] + [f"{e} (s)" for e in engines] + [f"{e} RSS (MB)" for e in engines] \
+        + [f"{e} / floor" for e in engines]
+    for label, workflow, inputs, jobs in workloads(args):
+        base = floor(jobs)
+        walls, rss = {}, {}
+        for engine in engines:
+            if engine != "runner-cwl" and jobs > args.cwltool_max_jobs:
+                continue
+            wall, peak, ok = run_engine(engine, workflow, inputs)
+            walls[engine] = f"{wall:.2f}" if ok else f"{wall:.2f} (failed)"
+            rss[engine] = f"{peak:.0f}"
+            print(f"{label}: {engine} {wall:.2f} s, {peak:.0f} MB (floor {base:.2f} s)", file=sys.stderr, flush=True)
+        row = [label, str(jobs), f"{base:.2f}"]
+        row += [walls.get(e, "–") for e in engines] + [rss.get(e, "–") for e in engines]
+        row += [f"{float(walls[e].split()[0]) / base:.1f}" if e in walls else "–" for e in engines]
+        rows.append(row)
+    table = "| " + " | ".join(header) + " |\n|" + "---|" * len(header) + "\n"
+    table += "".join("| " + " | ".join(r) + " |\n" for r in rows)
+    print(table)
+    if args.markdown:
+        Path(args.markdown).write_text(table)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
