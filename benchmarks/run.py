@@ -85,8 +85,14 @@ def workloads(args: argparse.Namespace) -> list[tuple[str, Path, dict, int]]:
     if args.chain:
         items.append((f"chain {args.chain}", write_chain(args.chain), {"message": "x"}, args.chain))
     if args.wide:
-        items.append((f"{args.wide}-way x 4-step subworkflow", WORKFLOWS / "wide-deep.cwl",
-                      {"items": [str(i) for i in range(args.wide)]}, args.wide * 4))
+        items.append(
+            (
+                f"{args.wide}-way x 4-step subworkflow",
+                WORKFLOWS / "wide-deep.cwl",
+                {"items": [str(i) for i in range(args.wide)]},
+                args.wide * 4,
+            )
+        )
     return items
 
 
@@ -110,8 +116,12 @@ def main() -> int:
     parser.add_argument("--scatter", nargs="*", type=int, default=[1, 100, 1000])
     parser.add_argument("--chain", type=int, default=200)
     parser.add_argument("--wide", type=int, default=50)
-    parser.add_argument("--cwltool-max-jobs", type=int, default=1000,
-                        help="skip other engines on workloads with more jobs (cwltool grows quadratically)")
+    parser.add_argument(
+        "--cwltool-max-jobs",
+        type=int,
+        default=1000,
+        help="skip other engines on workloads with more jobs (cwltool grows quadratically)",
+    )
     parser.add_argument("--markdown", help="also write the table to this file")
     args = parser.parse_args()
     engines = [e for e in args.engines if engine_argv(e) is not None]
@@ -119,8 +129,12 @@ def main() -> int:
     if missing:
         print(f"not installed, skipped: {', '.join(missing)}", file=sys.stderr)
     rows = []
-    header = ["workload", "jobs", "floor (s)"] + [f"{e} (s)" for e in engines] + [f"{e} RSS (MB)" for e in engines] \
+    header = (
+        ["workload", "jobs", "floor (s)"]
+        + [f"{e} (s)" for e in engines]
+        + [f"{e} RSS (MB)" for e in engines]
         + [f"{e} / floor" for e in engines]
+    )
     for label, workflow, inputs, jobs in workloads(args):
         base = floor(jobs)
         walls, rss = {}, {}

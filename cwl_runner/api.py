@@ -62,6 +62,7 @@ def run(
     output, status = executor(tool, dict(inputs), runtime_context, logger=logging.getLogger("cwltool"))
     if status != "success" or output is None:
         raise WorkflowFailed(f"{process}: {status}")
+
     def add_path(obj: dict[str, Any]) -> None:  # as cwltool's main does for its JSON
         if str(obj.get("location", "")).startswith("file://"):
             obj["path"] = uri_file_path(obj["location"])

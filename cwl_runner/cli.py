@@ -82,7 +82,9 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SIZE",
         help="RAM jobs may use at once, e.g. 16G (default: this machine's)",
     )
-    group.add_argument("--max-gpus", type=int, metavar="N", help="CUDA GPUs jobs may use at once (default: those nvidia-smi lists)")
+    group.add_argument(
+        "--max-gpus", type=int, metavar="N", help="CUDA GPUs jobs may use at once (default: those nvidia-smi lists)"
+    )
     group.add_argument("--batch-system", default="local", choices=["local"], help="where jobs run (default: local)")
     group.add_argument(
         "--worker-process",

@@ -16,7 +16,9 @@ from conftest import DATA
 def test_signal_stops_running_jobs(tmp_path, sig):
     proc = subprocess.Popen(
         [sys.executable, "-m", "cwl_runner.cli", "--outdir", str(tmp_path), str(DATA / "sleep.cwl"), "--seconds", "60"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     leader = psutil.Process(proc.pid)
     deadline = time.monotonic() + 30
