@@ -125,6 +125,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     import cwltool.main
     from cwltool.context import LoadingContext
 
+    from . import schemacache
+
     from .factory import make_tool
     from .logs import make_handler
 
@@ -146,6 +148,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             loadingContext=loading_context,
             versionfunc=version_string,
             logger_handler=make_handler(args.debug),
+            custom_schema_callback=lambda: schemacache.setup(args.enable_ext),
         )
     except RunnerError as err:
         logging.getLogger("cwltool").error("%s", err)
@@ -153,6 +156,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("runner-cwl: interrupted; running jobs were stopped", file=sys.stderr)
         return 130
+    finally:
+        schemacache.save()
 
 
 def run() -> None:
