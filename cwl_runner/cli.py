@@ -126,7 +126,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     from cwltool.context import LoadingContext
 
     from . import schemacache
-
     from .factory import make_tool
     from .logs import make_handler
 
