@@ -89,6 +89,7 @@ class Executor(JobExecutor):
         self.failures: list[Failure] = []
         self._counter = 0
         self._stopping = False
+        self._outdirs_in_store = False
 
     # -- the seams the tools use -------------------------------------------------
     def next_job_id(self) -> str:
@@ -107,7 +108,7 @@ class Executor(JobExecutor):
 
     def submit(self, job: ScheduledJob, record: JobRecord, runtime_context: RuntimeContext) -> None:
         assert self.scheduler is not None
-        if job.outdir:
+        if job.outdir and not self._outdirs_in_store:
             self.output_dirs.add(job.outdir)
         self.scheduler.submit(record, lambda result: self._ended(job, record, result, runtime_context))
 
@@ -143,8 +144,13 @@ class Executor(JobExecutor):
         runtime_context = runtime_context.copy()
         runtime_context.runner_executor = self  # type: ignore[attr-defined]
         # job directories live in the job store unless the user chose otherwise
-        if runtime_context.tmp_outdir_prefix in (DEFAULT_TMP_PREFIX, "", None):
+        self._outdirs_in_store = runtime_context.tmp_outdir_prefix in (DEFAULT_TMP_PREFIX, "", None)
+        if self._outdirs_in_store:
+            # every job's outdir is under one folder of the store: cwltool's output
+            # relocation then checks one prefix per file, not one per job (which is
+            # quadratic in the number of jobs), and moves rather than copies
             runtime_context.tmp_outdir_prefix = self.jobstore.workdir("out")
+            self.output_dirs.add(os.path.realpath(runtime_context.tmp_outdir_prefix) + os.sep)
         if runtime_context.tmpdir_prefix in (DEFAULT_TMP_PREFIX, "", None):
             runtime_context.tmpdir_prefix = self.jobstore.workdir("tmp")
         backend = make_backend(self.batch_system, self.jobstore, use_worker_process=self.use_worker_process)
