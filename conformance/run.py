@@ -124,7 +124,7 @@ def run_suite(suite: str, engine: str, args: argparse.Namespace) -> dict:
             subprocess.run(cmd, cwd=work, stdout=handle, stderr=subprocess.STDOUT, check=False)
         wall = time.monotonic() - started
     result = parse_junit(junit)
-    result.update(suite=suite, engine=engine, tags=args.tags or "all", wall=round(wall, 1))
+    result.update(suite=suite, engine=engine, selection=args.tags or "all", wall=round(wall, 1))
     (RESULTS / f"{suite}-{engine}.json").write_text(json.dumps(result, indent=2) + "\n")
     print(
         f"[conformance] {suite} {engine}: {result['passed']} passed, {result['failed']} failed, "
@@ -162,7 +162,7 @@ def check_baseline(results: list[dict]) -> int:
     for result in results:
         if result["engine"] != "runner-cwl":
             continue
-        key = baseline_key(result["suite"], None if result["tags"] == "all" else result["tags"])
+        key = baseline_key(result["suite"], None if result["selection"] == "all" else result["selection"])
         want = baseline.get(key)
         if want is None:
             print(f"[conformance] no baseline for {key}", file=sys.stderr)
@@ -184,7 +184,7 @@ def update_baseline(results: list[dict]) -> None:
     baseline = json.loads(BASELINE.read_text()) if BASELINE.exists() else {}
     for result in results:
         if result["engine"] == "runner-cwl":
-            key = baseline_key(result["suite"], None if result["tags"] == "all" else result["tags"])
+            key = baseline_key(result["suite"], None if result["selection"] == "all" else result["selection"])
             baseline[key] = max(baseline.get(key, 0), result["passed"])  # a ratchet: never down
     BASELINE.write_text(json.dumps(dict(sorted(baseline.items())), indent=2) + "\n")
 
@@ -204,7 +204,7 @@ def write_docs() -> None:
             if r:
                 fails = ", ".join(f"`{f}`" for f in r["failures"]) or "–"
                 rows.append(
-                    f"| {suite} ({r['tags']}) | {engine} | {r['passed']} | {r['failed']} | {r['unsupported']} | "
+                    f"| {suite} ({r['selection']}) | {engine} | {r['passed']} | {r['failed']} | {r['unsupported']} | "
                     f"{r['total']} | {r['wall']} | {fails} |"
                 )
     tag_rows = ["| suite | tag | runner-cwl passed/total | cwltool passed/total |", "|---|---|---|---|"]
