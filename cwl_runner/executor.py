@@ -153,6 +153,9 @@ class Executor(JobExecutor):
             self.output_dirs.add(os.path.realpath(runtime_context.tmp_outdir_prefix) + os.sep)
         if runtime_context.tmpdir_prefix in (DEFAULT_TMP_PREFIX, "", None):
             runtime_context.tmpdir_prefix = self.jobstore.workdir("tmp")
+        # validated here while it still knows its file:line, then detached from ruamel:
+        # every job's inputs are deep-copied from it, and ruamel's copies are slow
+        job_order_object = preflight.validate_inputs(process, job_order_object, runtime_context)
         backend = make_backend(self.batch_system, self.jobstore, use_worker_process=self.use_worker_process)
         self.scheduler = Scheduler(backend, self.limits, self.jobstore, store_records=self.use_worker_process)
         try:

@@ -18,19 +18,28 @@ _TREE_HEADER = re.compile(r"^(Tool definition .*?failed validation|Input object 
 
 
 def first_leaf(tree: str) -> tuple[str, int]:
-    """The first most specific line of a schema-salad error tree, and how many others there are."""
-    entries: list[list] = []  # [where, depth, text]
+    """The first most specific line of a schema-salad error tree, and how many others there are.
+
+    Nesting shows as the column where an entry's text starts; an entry that ends
+    in "because" or "but" introduces its causes and is never a leaf.
+    """
+    entries: list[list] = []  # [where, column, text]
     for line in tree.splitlines():
         match = _POSITION.match(line)
         if match:
-            entries.append([match["where"], len(match["indent"]), match["text"].strip()])
+            entries.append([match["where"], match.start("text"), match["text"].strip()])
         elif entries and line.strip():
             entries[-1][2] += " " + line.strip()  # a wrapped continuation
         elif line.strip():
             entries.append(["", 0, line.strip()])
     if not entries:
         return tree.strip(), 0
-    leaves = [i for i, e in enumerate(entries) if i + 1 == len(entries) or entries[i + 1][1] <= e[1]]
+
+    def is_leaf(i: int) -> bool:
+        deeper = i + 1 < len(entries) and entries[i + 1][1] > entries[i][1]
+        return not deeper and not entries[i][2].endswith(("because", " but"))
+
+    leaves = [i for i in range(len(entries)) if is_leaf(i)] or [len(entries) - 1]
     where, _, text = entries[leaves[0]]
     return (f"{where} {text}" if where else text), len(leaves) - 1
 
@@ -52,7 +61,7 @@ class UserFacingFilter(logging.Filter):
             if header:
                 leaf, others = first_leaf(message[header.end() :])
                 more = f" (and {others} more; --debug shows all)" if others else ""
-                record.msg, record.args = f"{header[1]}: {leaf}{more}", None
+                record.msg, record.args = f"{' '.join(header[1].split())}: {leaf}{more}", None
         # cwltool logs a bare "Unexpected exception" (with a traceback) before the real error
         return record.getMessage() != "Unexpected exception"
 

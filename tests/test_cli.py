@@ -63,6 +63,7 @@ BAD_INPUTS = [
     (["data/unknown-field.cwl"], 1, "invalid field 'colour'"),
     (["data/cat.cwl", "--file", "data/missing.txt"], 1, "missing.txt"),
     (["../examples/wc.cwl", "data/missing-input.yml"], 1, "input file not found: "),
+    (["data/scatter-sleep.cwl", "data/wrongtype.yml"], 1, "wrongtype.yml:1:14: item is invalid because"),
     (["data/cat.cwl", "--file", "data/hello.txt", "--count", "many"], 2, "invalid int value: 'many'"),
     (["data/cat.cwl"], 2, "the following arguments are required: --file"),
     (["data/fail.cwl"], 1, "the real reason"),
