@@ -90,6 +90,7 @@ class Executor(JobExecutor):
         self._counter = 0
         self._stopping = False
         self._outdirs_in_store = False
+        self._log_dir = ""
 
     # -- the seams the tools use -------------------------------------------------
     def next_job_id(self) -> str:
@@ -98,9 +99,8 @@ class Executor(JobExecutor):
 
     def log_path(self, record: JobRecord) -> str:
         """Where a job's uncaptured stdout/stderr go: the job store's log folder."""
-        assert self.jobstore is not None
         safe = "".join(c if c.isalnum() or c in "._-" else "_" for c in record.name)[:80]
-        return os.path.join(self.jobstore.workdir("logs"), f"{record.id}-{safe}.log")
+        return os.path.join(self._log_dir, f"{record.id}-{safe}.log")
 
     def check_request(self, name: str, cores: float, ram: int, gpus: int) -> None:
         assert self.scheduler is not None
@@ -156,6 +156,7 @@ class Executor(JobExecutor):
         # validated here while it still knows its file:line, then detached from ruamel:
         # every job's inputs are deep-copied from it, and ruamel's copies are slow
         job_order_object = preflight.validate_inputs(process, job_order_object, runtime_context)
+        self._log_dir = self.jobstore.workdir("logs")
         backend = make_backend(self.batch_system, self.jobstore, use_worker_process=self.use_worker_process)
         self.scheduler = Scheduler(backend, self.limits, self.jobstore, store_records=self.use_worker_process)
         try:

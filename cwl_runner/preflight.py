@@ -5,7 +5,6 @@ job for want of an image fails now, with one line that says why.
 
 from __future__ import annotations
 
-import copy
 import logging
 import os
 import shutil
@@ -18,6 +17,7 @@ from cwltool.errors import UnsupportedRequirement, WorkflowException
 from cwltool.process import INPUT_OBJ_VOCAB, Process, _logger_validation_warnings, fill_in_defaults, normalizeFilesDirs
 from cwltool.stdfsaccess import StdFsAccess
 from cwltool.utils import visit_class
+from ruamel.yaml.comments import CommentedMap
 from schema_salad.exceptions import ValidationException
 from schema_salad.ref_resolver import uri_file_path
 from schema_salad.validate import validate_ex
@@ -58,7 +58,10 @@ def validate_inputs(process: Process, job_order: Any, runtime_context: RuntimeCo
     cwltool deep-copies inputs for every job; copies of ruamel's commented
     containers cost far more than plain ones (a 1000-way scatter ran twice as long).
     """
-    job = copy.deepcopy(job_order)
+    # cwltool's main hands us a ruamel object of its own: checked in place (a deep copy
+    # of ruamel containers costs seconds for a few thousand items); anything else
+    # (embedding callers' dicts) is copied first so that theirs stay untouched
+    job = job_order if isinstance(job_order, CommentedMap) else plain(job_order)
     fs_access = getdefault(runtime_context.make_fs_access, StdFsAccess)(runtime_context.basedir)
     try:
         fill_in_defaults(process.tool["inputs"], job, fs_access)
@@ -69,7 +72,7 @@ def validate_inputs(process: Process, job_order: Any, runtime_context: RuntimeCo
     except ValidationException as err:
         # cwltool's main reports it as "Input object failed validation", one line with ours
         raise ValidationException(str(err)) from err
-    return plain(job_order)
+    return plain(job)
 
 
 def plain(obj: Any) -> Any:
