@@ -89,6 +89,12 @@ class RunnerWorkflowJob(WorkflowJob):
                     break
                 yield None
 
+        if self.processStatus != "success":
+            blocked = [shortname(step.id) for step in self.steps if not step.submitted]
+            if blocked:
+                _logger.warning(
+                    "[workflow %s] not run because a step they depend on failed: %s", self.name, ", ".join(blocked)
+                )
         if not self.did_callback:
             self.do_output_callback(output_callback)
 

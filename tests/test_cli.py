@@ -100,6 +100,7 @@ def test_on_error_continue_runs_independent_steps(run_cwl, tmp_path):
     # the independent branch ran to its end although 'bad' failed first
     assert (tmp_path / "out.txt").read_text() == "after\n"
     assert "1 job(s) failed" in result.stderr
+    assert "not run because a step they depend on failed: after_bad" in result.stderr
 
 
 def test_on_error_stop_stops_at_first_failure(run_cwl, tmp_path):
