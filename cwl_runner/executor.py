@@ -24,7 +24,7 @@ from cwltool.process import Process
 from cwltool.utils import DEFAULT_TMP_PREFIX
 from cwltool.workflow_job import WorkflowJob
 
-from . import preflight
+from . import patches, preflight
 from .backends import make_backend
 from .errors import RunnerError
 from .job import JobRecord, JobResult
@@ -74,6 +74,7 @@ class Executor(JobExecutor):
         use_worker_process: bool = False,
     ) -> None:
         super().__init__()
+        patches.apply()
         machine = machine_limits()
         self.limits = Limits(
             cores=max_cores if max_cores else machine.cores,

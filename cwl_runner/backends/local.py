@@ -12,6 +12,7 @@ import queue
 import subprocess
 import sys
 import threading
+from concurrent.futures import ThreadPoolExecutor
 
 from .. import worker
 from ..job import JobRecord, JobResult, result_key
@@ -28,10 +29,12 @@ class LocalBackend(Backend):
         self._done: queue.SimpleQueue[JobResult] = queue.SimpleQueue()
         self._procs: dict[str, tuple[subprocess.Popen[bytes], JobRecord]] = {}
         self._lock = threading.Lock()
+        # threads that wait on running jobs, reused from job to job; the scheduler
+        # bounds how many jobs run at once, so the bound here is only a backstop
+        self._pool = ThreadPoolExecutor(max_workers=4096, thread_name_prefix="job")
 
     def submit(self, record: JobRecord) -> None:
-        thread = threading.Thread(target=self._run, args=(record,), name=f"job-{record.id}", daemon=True)
-        thread.start()
+        self._pool.submit(self._run, record)
 
     def _started(self, record: JobRecord, proc: subprocess.Popen[bytes]) -> None:
         with self._lock:
@@ -85,3 +88,4 @@ class LocalBackend(Backend):
     def shutdown(self) -> None:
         for job_id in self.running():
             self.kill(job_id)
+        self._pool.shutdown(wait=False)

@@ -1,0 +1,106 @@
+"""Drop-in replacements for cwltool internals that are quadratic in the number of jobs.
+
+Each keeps cwltool's behaviour exactly (same results, same order) and changes only
+its cost; :func:`apply` installs them once. They exist because a 10,000-way scatter
+must not take 10,000² steps, and each names the cwltool function it replaces so
+that a cwltool upgrade can be checked against it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+_applied = False
+
+
+def apply() -> None:
+    """Install the replacements (idempotent)."""
+    global _applied
+    if _applied:
+        return
+    import cwltool.command_line_tool
+    import cwltool.process
+    import cwltool.workflow_job
+
+    global _names, _original_uniquename
+    _names = cwltool.process._names
+    _original_uniquename = cwltool.process.uniquename
+    for module in (cwltool.process, cwltool.command_line_tool, cwltool.workflow_job):
+        module.uniquename = uniquename  # type: ignore[attr-defined]
+    cwltool.workflow_job.parallel_steps = parallel_steps
+    _applied = True
+
+
+_names: set[str] = set()
+_original_uniquename: Callable[..., str] | None = None
+_next_suffix: dict[str, int] = {}
+
+
+def uniquename(stem: str, names: set[str] | None = None) -> str:
+    """cwltool.process.uniquename without rescanning ``stem_2 ... stem_N`` on every call.
+
+    Names are only ever added to the set, so the smallest free suffix never goes
+    below the last one handed out for a stem: start the search there.
+    """
+    if names is not None and names is not _names:
+        assert _original_uniquename is not None
+        return _original_uniquename(stem, names)
+    c = _next_suffix.get(stem, 1)
+    u = stem if c == 1 else f"{stem}_{c}"
+    while u in _names:
+        c += 1
+        u = f"{stem}_{c}"
+    _names.add(u)
+    _next_suffix[stem] = c
+    return u
+
+
+def parallel_steps(steps: list[Any], rc: Any, runtimeContext: Any) -> Any:
+    """cwltool.workflow_job.parallel_steps without revisiting finished scatter jobs.
+
+    cwltool restarts its scan at the first scatter job after every job it hands
+    out, resuming every exhausted generator on the way: O(N²) for N jobs. Here an
+    exhausted generator is dropped from the list, and the scan starts after the
+    leading run of dropped ones.
+    """
+    from cwltool.context import getdefault
+    from cwltool.errors import WorkflowException
+    from cwltool.workflow_job import _logger
+
+    stop_on_error = getdefault(runtimeContext.on_error, "stop") == "stop"
+    ok = ("success", "skipped")
+    first = 0  # steps[:first] are all exhausted
+    while rc.completed < rc.total:
+        made_progress = False
+        while first < len(steps) and steps[first] is None:
+            first += 1
+        for index in range(first, len(steps)):
+            if stop_on_error and rc.processStatus not in ok:
+                break
+            step = steps[index]
+            if step is None:
+                continue
+            try:
+                exhausted = True
+                for j in step:
+                    if stop_on_error and rc.processStatus not in ok:
+                        exhausted = False
+                        break
+                    if j is not None:
+                        made_progress = True
+                        yield j
+                    else:
+                        exhausted = False
+                        break
+                if exhausted:
+                    steps[index] = None
+                if made_progress:
+                    break
+            except WorkflowException as exc:
+                steps[index] = None
+                _logger.error("Cannot make scatter job: %s", str(exc))
+                _logger.debug("", exc_info=True)
+                rc.receive_scatter_output(index, {}, "permanentFail")
+        if not made_progress and rc.completed < rc.total:
+            yield None
