@@ -65,11 +65,17 @@ def download(suite: str, target: Path) -> Path:
     print(f"[conformance] downloading {suite} from {url}", file=sys.stderr)
     with tempfile.TemporaryDirectory() as tmp:
         archive = Path(tmp) / "suite.tar.gz"
-        with requests.get(url, stream=True, timeout=60) as response:
-            response.raise_for_status()
-            with open(archive, "wb") as handle:
-                for chunk in response.iter_content(1 << 20):
-                    handle.write(chunk)
+        try:
+            with requests.get(url, stream=True, timeout=60) as response:
+                response.raise_for_status()
+                with open(archive, "wb") as handle:
+                    for chunk in response.iter_content(1 << 20):
+                        handle.write(chunk)
+        except requests.RequestException as err:
+            raise SystemExit(
+                f"conformance: cannot download the {suite} suite from {url} ({type(err).__name__}); "
+                "set CWL_CONFORMANCE_DIR to a folder holding v1.0/, v1.1/ and v1.2/ copies"
+            ) from None
         with tarfile.open(archive) as tar:
             tar.extractall(tmp, filter="data")
         top = next(p for p in Path(tmp).iterdir() if p.is_dir())
