@@ -42,6 +42,8 @@ def run(
         "max_gpus",
         "batch_system",
         "use_worker_process",
+        "slurm_args",
+        "slurm_arrays",
     }
     executor = Executor(**{k: v for k, v in options.items() if k in executor_keys})
     loading_context = LoadingContext()

@@ -85,7 +85,24 @@ def build_parser() -> argparse.ArgumentParser:
     group.add_argument(
         "--max-gpus", type=int, metavar="N", help="CUDA GPUs jobs may use at once (default: those nvidia-smi lists)"
     )
-    group.add_argument("--batch-system", default="local", choices=["local"], help="where jobs run (default: local)")
+    group.add_argument(
+        "--batch-system",
+        default="local",
+        choices=["local", "slurm"],
+        help="where jobs run: this machine (local, the default) or a Slurm cluster (slurm)",
+    )
+    group.add_argument(
+        "--slurm-args",
+        metavar="ARGS",
+        help="extra sbatch options for every job, e.g. '--partition=long --account=lab' "
+        "(also read from $RUNNER_CWL_SLURM_ARGS)",
+    )
+    group.add_argument(
+        "--no-slurm-arrays",
+        dest="slurm_arrays",
+        action="store_false",
+        help="one sbatch per job instead of job arrays for jobs that share their resources",
+    )
     group.add_argument(
         "--worker-process",
         action="store_true",
@@ -105,6 +122,8 @@ def make_executor(args: argparse.Namespace):  # type: ignore[no-untyped-def]
         max_gpus=args.max_gpus,
         batch_system=args.batch_system,
         use_worker_process=args.worker_process,
+        slurm_args=args.slurm_args,
+        slurm_arrays=args.slurm_arrays,
     )
 
 

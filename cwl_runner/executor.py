@@ -10,6 +10,7 @@ ended job, whose outputs then make new steps ready.
 from __future__ import annotations
 
 import logging
+import math
 import os
 import shutil
 from dataclasses import dataclass
@@ -72,15 +73,22 @@ class Executor(JobExecutor):
         max_gpus: int | None = None,
         batch_system: str = "local",
         use_worker_process: bool = False,
+        slurm_args: str | None = None,
+        slurm_arrays: bool = True,
     ) -> None:
         super().__init__()
         patches.apply()
-        machine = machine_limits()
+        if batch_system == "local":
+            machine = machine_limits()
+        else:  # the cluster decides what fits; ours are only caps the user asked for
+            machine = Limits(cores=math.inf, ram=2**62, gpus=2**62)
         self.limits = Limits(
             cores=max_cores if max_cores else machine.cores,
             ram=max_memory if max_memory else machine.ram,
             gpus=max_gpus if max_gpus is not None else machine.gpus,
         )
+        self.slurm_args = slurm_args
+        self.slurm_arrays = slurm_arrays
         self.jobstore_locator = jobstore
         self.keep_jobstore = keep_jobstore or jobstore is not None
         self.batch_system = batch_system
@@ -158,8 +166,16 @@ class Executor(JobExecutor):
         # every job's inputs are deep-copied from it, and ruamel's copies are slow
         job_order_object = preflight.validate_inputs(process, job_order_object, runtime_context)
         self._log_dir = self.jobstore.workdir("logs")
-        backend = make_backend(self.batch_system, self.jobstore, use_worker_process=self.use_worker_process)
-        self.scheduler = Scheduler(backend, self.limits, self.jobstore, store_records=self.use_worker_process)
+        backend = make_backend(
+            self.batch_system,
+            self.jobstore,
+            self._log_dir,
+            use_worker_process=self.use_worker_process,
+            slurm_args=self.slurm_args,
+            slurm_arrays=self.slurm_arrays,
+        )
+        remote = self.batch_system != "local" or self.use_worker_process
+        self.scheduler = Scheduler(backend, self.limits, self.jobstore, store_records=remote)
         try:
             output, status = super().execute(process, job_order_object, runtime_context, logger)
         finally:

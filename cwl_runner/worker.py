@@ -5,6 +5,7 @@ job store (what the Slurm backend submits).
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -106,8 +107,17 @@ def main(argv: list[str] | None = None) -> int:
     from .jobstore import open_jobstore
 
     args = sys.argv[1:] if argv is None else argv
+    if len(args) == 3 and args[1] == "--array":
+        # one task of a Slurm job array: the manifest lists the job ids in task order
+        store = open_jobstore(args[0], create=False)
+        task = int(os.environ.get("SLURM_ARRAY_TASK_ID", "-1"))
+        ids = json.loads(store.get(args[2]))
+        if not 0 <= task < len(ids):
+            print(f"runner-cwl worker: no task {task} in {args[2]}", file=sys.stderr)
+            return 1
+        args = [args[0], ids[task]]
     if len(args) != 2:
-        print("usage: python -m cwl_runner.worker JOBSTORE JOB_ID", file=sys.stderr)
+        print("usage: python -m cwl_runner.worker JOBSTORE JOB_ID | JOBSTORE --array MANIFEST", file=sys.stderr)
         return 2
     store = open_jobstore(args[0], create=False)
     try:

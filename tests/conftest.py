@@ -58,3 +58,33 @@ def docker_available() -> bool:
 
 
 needs_docker = pytest.mark.skipif(not docker_available(), reason="no container engine answers (set DOCKER_HOST)")
+
+
+@pytest.fixture(scope="session")
+def slurm_cluster(tmp_path_factory):
+    """A one-node Slurm cluster (scripts/slurm-cluster.sh); SLURM_CONF is exported while it runs."""
+    state = tmp_path_factory.mktemp("slurm")
+    env = {
+        **os.environ,
+        "RUNNER_SLURM_DIR": str(state),
+        "RUNNER_SLURM_PORT": os.environ.get("RUNNER_SLURM_PORT", "6837"),
+    }
+    if shutil.which("slurmctld") is None and os.geteuid() != 0:
+        pytest.skip("Slurm is not installed and we are not root to install it (apt-get install slurm-wlm munge)")
+    started = subprocess.run(
+        ["bash", str(ROOT / "scripts/slurm-cluster.sh"), "start"], env=env, capture_output=True, text=True, timeout=600
+    )
+    if started.returncode != 0:
+        pytest.fail(f"the Slurm cluster did not start:\n{started.stderr[-2000:]}")
+    previous = os.environ.get("SLURM_CONF")
+    os.environ["SLURM_CONF"] = str(state / "slurm.conf")
+    try:
+        yield state
+    finally:
+        subprocess.run(
+            ["bash", str(ROOT / "scripts/slurm-cluster.sh"), "stop"], env=env, capture_output=True, timeout=120
+        )
+        if previous is None:
+            os.environ.pop("SLURM_CONF", None)
+        else:
+            os.environ["SLURM_CONF"] = previous

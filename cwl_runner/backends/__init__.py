@@ -1,4 +1,4 @@
-"""Backends run job records: ``local`` now, ``slurm`` next."""
+"""Backends run job records: ``local`` (this machine) and ``slurm``."""
 
 from __future__ import annotations
 
@@ -7,10 +7,19 @@ from ..jobstore import JobStore
 from .base import Backend
 from .local import LocalBackend
 
-BATCH_SYSTEMS = ("local",)
+BATCH_SYSTEMS = ("local", "slurm")
 
 
-def make_backend(name: str, jobstore: JobStore, **options: object) -> Backend:
+def make_backend(name: str, jobstore: JobStore, log_dir: str, **options: object) -> Backend:
     if name == "local":
         return LocalBackend(jobstore, use_worker_process=bool(options.get("use_worker_process")))
+    if name == "slurm":
+        from .slurm import SlurmBackend
+
+        return SlurmBackend(
+            jobstore,
+            log_dir,
+            slurm_args=options.get("slurm_args"),  # type: ignore[arg-type]
+            use_arrays=bool(options.get("slurm_arrays", True)),
+        )
     raise ConfigurationError(f"--batch-system {name}: unknown (choose from {', '.join(BATCH_SYSTEMS)})")

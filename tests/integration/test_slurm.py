@@ -1,0 +1,100 @@
+"""Workflows through a real one-node Slurm cluster."""
+
+from __future__ import annotations
+
+import io
+import json
+import signal
+import subprocess
+import sys
+import time
+
+import cwltool.main
+import pytest
+from conftest import DATA, runner_cwl
+
+import cwl_runner
+
+
+def _squeue(*args: str) -> list[str]:
+    proc = subprocess.run(["squeue", "-h", *args], capture_output=True, text=True, check=True)
+    return [line.split() for line in proc.stdout.splitlines() if line.strip()]
+
+
+def _run(tmp_path, *argv: str, **executor_options):
+    executor = cwl_runner.Executor(batch_system="slurm", **executor_options)
+    stdout, stderr = io.StringIO(), io.StringIO()
+    code = cwltool.main.main(
+        ["--outdir", str(tmp_path / "out"), *argv], executor=executor, stdout=stdout, stderr=stderr
+    )
+    return code, stdout.getvalue(), executor
+
+
+def test_scatter_is_one_job_array(slurm_cluster, tmp_path):
+    inputs = tmp_path / "in.json"
+    inputs.write_text(json.dumps({"seconds": [0.1] * 5}))
+    code, out, executor = _run(tmp_path, str(DATA / "scatter-sleep.cwl"), str(inputs))
+    assert code == 0
+    assert len(json.loads(out)["times"]) == 5
+    assert executor.scheduler.backend.sbatch_calls == 1
+
+
+def test_without_arrays_one_sbatch_per_job(slurm_cluster, tmp_path):
+    inputs = tmp_path / "in.json"
+    inputs.write_text(json.dumps({"seconds": [0.1] * 3}))
+    code, _, executor = _run(tmp_path, str(DATA / "scatter-sleep.cwl"), str(inputs), slurm_arrays=False)
+    assert code == 0
+    assert executor.scheduler.backend.sbatch_calls == 3
+
+
+def test_failing_job_through_slurm(slurm_cluster, tmp_path):
+    result = runner_cwl("--batch-system", "slurm", "--outdir", str(tmp_path), str(DATA / "fail.cwl"))
+    assert result.returncode == 1
+    assert "exit code: 3" in result.stderr and "the real reason" in result.stderr
+
+
+def test_time_limit_through_slurm(slurm_cluster, tmp_path):
+    started = time.monotonic()
+    result = runner_cwl("--batch-system", "slurm", "--outdir", str(tmp_path), str(DATA / "slow.cwl"))
+    assert result.returncode == 1
+    assert "time limit" in result.stderr
+    assert time.monotonic() - started < 45
+
+
+def test_too_much_memory_is_refused_clearly(slurm_cluster, tmp_path):
+    result = runner_cwl("--batch-system", "slurm", "--outdir", str(tmp_path), str(DATA / "bigmem.cwl"))
+    assert result.returncode == 1
+    assert "sbatch refused the job" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_stopping_the_leader_cancels_its_jobs(slurm_cluster, tmp_path, sig):
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "cwl_runner.cli",
+            "--batch-system",
+            "slurm",
+            "--outdir",
+            str(tmp_path),
+            str(DATA / "sleep.cwl"),
+            "--seconds",
+            "120",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not [
+        j for j in _squeue("-o", "%i %j %T") if j[1] == "sleep.cwl" and j[2] == "RUNNING"
+    ]:
+        time.sleep(0.3)
+    assert [j for j in _squeue("-o", "%i %j %T") if j[1] == "sleep.cwl"], "the job never reached Slurm"
+    proc.send_signal(sig)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130, stderr
+    live = [j for j in _squeue("-o", "%i %j %T", "-t", "PENDING,RUNNING,CONFIGURING,COMPLETING") if j[1] == "sleep.cwl"]
+    assert not live, f"jobs left in the queue: {live}"
