@@ -99,7 +99,8 @@ def run_suite(suite: str, engine: str, args: argparse.Namespace) -> dict:
     entry = SUITES[suite][3]
     source = suite_dir(suite)
     RESULTS.mkdir(exist_ok=True)
-    junit = RESULTS / f"{suite}-{engine}.xml"
+    name = f"{suite}-{engine}" + (f"-{args.label}" if args.label else "")
+    junit = RESULTS / f"{name}.xml"
     with tempfile.TemporaryDirectory(prefix=f"conformance-{suite}-") as tmp:
         work = Path(tmp) / suite
         shutil.copytree(source, work)
@@ -125,13 +126,13 @@ def run_suite(suite: str, engine: str, args: argparse.Namespace) -> dict:
             cmd += ["--", *extra]
         print(f"[conformance] {suite} with {engine}: {' '.join(cmd)}", file=sys.stderr, flush=True)
         started = time.monotonic()
-        log = RESULTS / f"{suite}-{engine}.log"
+        log = RESULTS / f"{name}.log"
         with open(log, "w") as handle:
             subprocess.run(cmd, cwd=work, stdout=handle, stderr=subprocess.STDOUT, check=False)
         wall = time.monotonic() - started
     result = parse_junit(junit)
-    result.update(suite=suite, engine=engine, selection=args.tags or "all", wall=round(wall, 1))
-    (RESULTS / f"{suite}-{engine}.json").write_text(json.dumps(result, indent=2) + "\n")
+    result.update(suite=suite, engine=engine, selection=args.tags or "all", label=args.label or "", wall=round(wall, 1))
+    (RESULTS / f"{name}.json").write_text(json.dumps(result, indent=2) + "\n")
     print(
         f"[conformance] {suite} {engine}: {result['passed']} passed, {result['failed']} failed, "
         f"{result['unsupported']} unsupported of {result['total']} in {wall:.0f} s (log: {log})",
@@ -158,8 +159,14 @@ def parse_junit(path: Path) -> dict:
     return {**counts, "total": sum(counts.values()), "tags": dict(sorted(tags.items())), "failures": failures}
 
 
-def baseline_key(suite: str, tags: str | None) -> str:
-    return suite if not tags else f"{suite}:{tags}"
+def baseline_key(result: dict) -> str:
+    """v1.2, v1.2:required, v1.2:required@slurm ..."""
+    key = result["suite"]
+    if result.get("selection", "all") != "all":
+        key += f":{result['selection']}"
+    if result.get("label"):
+        key += f"@{result['label']}"
+    return key
 
 
 def check_baseline(results: list[dict]) -> int:
@@ -168,7 +175,7 @@ def check_baseline(results: list[dict]) -> int:
     for result in results:
         if result["engine"] != "runner-cwl":
             continue
-        key = baseline_key(result["suite"], None if result["selection"] == "all" else result["selection"])
+        key = baseline_key(result)
         want = baseline.get(key)
         if want is None:
             print(f"[conformance] no baseline for {key}", file=sys.stderr)
@@ -190,7 +197,7 @@ def update_baseline(results: list[dict]) -> None:
     baseline = json.loads(BASELINE.read_text()) if BASELINE.exists() else {}
     for result in results:
         if result["engine"] == "runner-cwl":
-            key = baseline_key(result["suite"], None if result["selection"] == "all" else result["selection"])
+            key = baseline_key(result)
             baseline[key] = max(baseline.get(key, 0), result["passed"])  # a ratchet: never down
     BASELINE.write_text(json.dumps(dict(sorted(baseline.items())), indent=2) + "\n")
 
@@ -201,11 +208,12 @@ def write_docs() -> None:
     by_suite: dict[str, dict[str, dict]] = defaultdict(dict)
     for path in sorted(RESULTS.glob("*.json")):
         result = json.loads(path.read_text())
-        by_suite[result["suite"]][result["engine"]] = result
+        column = result["engine"] + (f" ({result['label']})" if result.get("label") else "")
+        by_suite[result["suite"]][column] = result
     rows.append("| suite | engine | passed | failed | unsupported | total | wall (s) | failing tests |")
     rows.append("|---|---|---|---|---|---|---|---|")
     for suite in sorted(by_suite):
-        for engine in ENGINES:
+        for engine in sorted(by_suite[suite], key=lambda e: (e.split()[0] != "runner-cwl", e)):
             r = by_suite[suite].get(engine)
             if r:
                 fails = ", ".join(f"`{f}`" for f in r["failures"]) or "–"
@@ -242,6 +250,7 @@ def main() -> int:
     parser.add_argument("--cwltool-arg", action="append", default=[], help="extra argument for cwltool")
     parser.add_argument("--check-baseline", action="store_true", help="exit 1 if a pass count is below the baseline")
     parser.add_argument("--update-baseline", action="store_true", help="raise the baseline to these counts")
+    parser.add_argument("--label", help="a name for this mode (e.g. slurm) in result files and baseline keys")
     parser.add_argument("--write-docs", action="store_true", help="rewrite the table in docs/conformance.md")
     args = parser.parse_args()
     engines = ["runner-cwl", "cwltool"] if args.compare_cwltool else ["runner-cwl"]
