@@ -4,6 +4,7 @@
 #   bash scripts/test.sh              # all of it
 #   SKIP_CONFORMANCE=1 bash scripts/test.sh
 #   CONFORMANCE_ARGS="--suite v1.2" bash scripts/test.sh
+#   SKIP_SLURM=1 bash scripts/test.sh   # no conformance run through the one-node Slurm cluster
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -53,4 +54,16 @@ if [ -z "${SKIP_CONFORMANCE:-}" ]; then
   step "Conformance ratchet"
   # shellcheck disable=SC2086
   "$VENV/bin/python" conformance/run.py --check-baseline ${CONFORMANCE_ARGS:-}
+
+  if [ -z "${SKIP_SLURM:-}" ]; then
+    step "Conformance ratchet through Slurm (v1.2 required tests)"
+    export RUNNER_SLURM_DIR=${RUNNER_SLURM_DIR:-$(mktemp -d /tmp/runner-slurm-test.XXXXXX)}
+    export RUNNER_SLURM_PORT=${RUNNER_SLURM_PORT:-6857}
+    bash scripts/slurm-cluster.sh start >&2
+    # shellcheck disable=SC1091
+    . "$RUNNER_SLURM_DIR/env"
+    trap 'bash scripts/slurm-cluster.sh stop --purge >&2' EXIT
+    "$VENV/bin/python" conformance/run.py --suite v1.2 --tags required --label slurm \
+      --runner-arg=--batch-system=slurm --check-baseline
+  fi
 fi
