@@ -6,6 +6,7 @@ leader peak RSS and ratio to the floor.
     python benchmarks/run.py                       # the default workloads
     python benchmarks/run.py --scatter 100 1000    # only these scatter sizes
     python benchmarks/run.py --engines runner-cwl cwltool --markdown docs/perf-table.md
+    python benchmarks/run.py --engines runner-cwl runner-cwl+slurm runner-cwl+slurm-no-arrays  # SLURM_CONF set
 
 The floor is what the machine itself needs: N trivial processes spawned into fresh
 directories with stdout to a file, as many at a time as there are cores.
@@ -45,7 +46,19 @@ def floor(n: int) -> float:
         return time.perf_counter() - started
 
 
+#: runner-cwl variants: extra arguments after the engine name
+VARIANTS = {
+    "runner-cwl+slurm": ["--batch-system", "slurm"],
+    "runner-cwl+slurm-no-arrays": ["--batch-system", "slurm", "--no-slurm-arrays"],
+}
+
+
 def engine_argv(engine: str) -> list[str] | None:
+    if engine in VARIANTS:
+        if not os.environ.get("SLURM_CONF") and not Path("/etc/slurm/slurm.conf").exists():
+            return None
+        base = engine_argv("runner-cwl")
+        return None if base is None else base + VARIANTS[engine]
     exe = shutil.which(engine, path=str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", ""))
     if exe is None:
         return None
@@ -123,6 +136,12 @@ def main() -> int:
         help="skip other engines on workloads with more jobs (cwltool grows quadratically)",
     )
     parser.add_argument("--markdown", help="also write the table to this file")
+    parser.add_argument(
+        "--slurm-workloads",
+        nargs="*",
+        default=["scatter 1000"],
+        help="workloads to run through Slurm when an engine runner-cwl+slurm... is asked for and SLURM_CONF is set",
+    )
     args = parser.parse_args()
     engines = [e for e in args.engines if engine_argv(e) is not None]
     missing = sorted(set(args.engines) - set(engines))
@@ -139,7 +158,9 @@ def main() -> int:
         base = floor(jobs)
         walls, rss = {}, {}
         for engine in engines:
-            if engine != "runner-cwl" and jobs > args.cwltool_max_jobs:
+            if not engine.startswith("runner-cwl") and jobs > args.cwltool_max_jobs:
+                continue
+            if engine in VARIANTS and label not in args.slurm_workloads:
                 continue
             wall, peak, ok = run_engine(engine, workflow, inputs)
             walls[engine] = f"{wall:.2f}" if ok else f"{wall:.2f} (failed)"
