@@ -11,7 +11,7 @@ import time
 
 import cwltool.main
 import pytest
-from conftest import DATA, runner_cwl
+from conftest import DATA, needs_docker, runner_cwl
 
 import cwl_runner
 
@@ -98,3 +98,10 @@ def test_stopping_the_leader_cancels_its_jobs(slurm_cluster, tmp_path, sig):
     assert proc.returncode == 130, stderr
     live = [j for j in _squeue("-o", "%i %j %T", "-t", "PENDING,RUNNING,CONFIGURING,COMPLETING") if j[1] == "sleep.cwl"]
     assert not live, f"jobs left in the queue: {live}"
+
+
+@needs_docker
+def test_container_job_on_a_node(slurm_cluster, tmp_path):
+    result = runner_cwl("--batch-system", "slurm", "--outdir", str(tmp_path), str(DATA / "docker-echo.cwl"))
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "version.txt").read_text().strip()[0].isdigit()
