@@ -76,17 +76,15 @@ def validate_inputs(process: Process, job_order: Any, runtime_context: RuntimeCo
 
 
 def plain(obj: Any) -> Any:
-    """``obj`` without ruamel's commented containers and scalar subclasses."""
+    """``obj`` with ruamel's commented containers replaced by plain dicts and lists.
+
+    Scalars stay as they are: ruamel's numbers remember how they were written
+    (``0.00001`` stays ``0.00001`` on a command line, not ``1e-05``).
+    """
     if isinstance(obj, dict):
         return {key: plain(value) for key, value in obj.items()}
     if isinstance(obj, list):
         return [plain(value) for value in obj]
-    kind = type(obj)
-    if kind in (str, int, float, bool) or obj is None:
-        return obj
-    for base in (bool, str, int, float):
-        if isinstance(obj, base):
-            return base(obj)
     return obj
 
 

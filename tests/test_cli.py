@@ -119,3 +119,11 @@ def test_print_deps(run_cwl):
     result = run_cwl("--print-deps", str(DATA / "partial-failure.cwl"))
     assert result.returncode == 0
     assert "fail.cwl" in result.stdout and "sleep.cwl" in result.stdout
+
+
+def test_numbers_keep_how_they_were_written(run_cwl, tmp_path):
+    job = tmp_path / "job.yml"
+    job.write_text("small: 0.0000123\n")
+    result = run_cwl("--outdir", str(tmp_path / "out"), str(DATA / "floats.cwl"), str(job))
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "out/out.txt").read_text() == "0.0000123 1230000\n"
