@@ -16,7 +16,7 @@ import sys
 from collections.abc import Sequence
 
 from . import __version__
-from .errors import RunnerError
+from .errors import ConfigurationError, RunnerError
 
 _MEMORY = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?\s*$", re.IGNORECASE)
 _UNITS = {"": 1, "k": 1 / 1024, "m": 1, "g": 1024, "t": 1024 * 1024}
@@ -41,6 +41,9 @@ def positive_float(text: str) -> float:
     if value <= 0:
         raise argparse.ArgumentTypeError(f"must be more than 0: {text!r}")
     return value
+
+
+SUBCOMMANDS = ("status", "clean", "kill")
 
 
 def version_string() -> str:
@@ -71,7 +74,13 @@ def build_parser() -> argparse.ArgumentParser:
     group.add_argument(
         "--keep-jobstore",
         action="store_true",
-        help="keep the temporary job store after a successful run",
+        help="keep the job store after a successful run (same as --clean never)",
+    )
+    group.add_argument(
+        "--clean",
+        choices=["on-success", "always", "on-error", "never"],
+        default="on-success",
+        help="when to delete the job store at the end (default: on-success)",
     )
     group.add_argument(
         "--max-cores", type=positive_float, metavar="N", help="cores jobs may use at once (default: this machine's)"
@@ -111,6 +120,28 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def check_jobstore(locator: str) -> None:
+    """Refuse at once what the executor would refuse later: a busy store, or one
+    that already holds a run."""
+    from .jobstore import open_jobstore
+    from .runstate import leader_alive, read_run
+
+    if not os.path.exists(locator.removeprefix("file://")):
+        return
+    store = open_jobstore(locator, create=False)
+    leader = leader_alive(store)
+    if leader:
+        raise ConfigurationError(
+            f"job store {store.locator} is in use by {leader}; stop it with: runner-cwl kill {locator}"
+        )
+    previous = read_run(store)
+    if previous is not None:
+        raise ConfigurationError(
+            f"job store {store.locator} already holds a run ({previous.status}); choose another --jobstore, "
+            f"or remove it with: runner-cwl clean {locator}"
+        )
+
+
 def make_executor(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     from .executor import Executor
 
@@ -124,12 +155,17 @@ def make_executor(args: argparse.Namespace):  # type: ignore[no-untyped-def]
         use_worker_process=args.worker_process,
         slurm_args=args.slurm_args,
         slurm_arrays=args.slurm_arrays,
+        clean=args.clean,
     )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``runner-cwl``; return the exit code (cwltool's convention)."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in SUBCOMMANDS:
+        from .commands import run_command
+
+        return run_command(argv)
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.version:
@@ -140,6 +176,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if workflow and "://" not in workflow and not os.path.exists(workflow.split("#", 1)[0]):
         print(f"runner-cwl: no such CWL document: {workflow}", file=sys.stderr)
         return 1
+
+    if args.jobstore:
+        try:
+            check_jobstore(args.jobstore)
+        except RunnerError as err:
+            print(f"runner-cwl: {err}", file=sys.stderr)
+            return err.exit_code
 
     import cwltool.main
     from cwltool.context import LoadingContext

@@ -13,10 +13,13 @@ import logging
 import math
 import os
 import shutil
+import socket
+import time
 from dataclasses import dataclass
 from typing import Any
 
 from cwl_utils.types import CWLObjectType
+from cwltool.command_line_tool import CallbackJob
 from cwltool.context import RuntimeContext
 from cwltool.errors import UnsupportedRequirement, WorkflowException
 from cwltool.executors import JobExecutor
@@ -27,13 +30,15 @@ from cwltool.workflow_job import WorkflowJob
 
 from . import patches, preflight
 from .backends import make_backend
-from .errors import RunnerError
+from .errors import ConfigurationError, RunnerError
 from .job import JobRecord, JobResult
 from .jobstore import JobStore, open_jobstore
+from .runstate import Leadership, RunRecord, read_run
 from .scheduler import Limits, Scheduler
 from .tools import ScheduledJob, scheduled
 
 _logger = logging.getLogger("cwltool")
+CLEAN_POLICIES = ("on-success", "always", "on-error", "never")
 
 
 def machine_limits() -> Limits:
@@ -75,6 +80,7 @@ class Executor(JobExecutor):
         use_worker_process: bool = False,
         slurm_args: str | None = None,
         slurm_arrays: bool = True,
+        clean: str = "on-success",
     ) -> None:
         super().__init__()
         patches.apply()
@@ -90,7 +96,9 @@ class Executor(JobExecutor):
         self.slurm_args = slurm_args
         self.slurm_arrays = slurm_arrays
         self.jobstore_locator = jobstore
-        self.keep_jobstore = keep_jobstore or jobstore is not None
+        if clean not in CLEAN_POLICIES:
+            raise ConfigurationError(f"--clean {clean}: choose from {', '.join(CLEAN_POLICIES)}")
+        self.clean = "never" if keep_jobstore else clean
         self.batch_system = batch_system
         self.use_worker_process = use_worker_process
         self.jobstore: JobStore | None = None
@@ -100,6 +108,10 @@ class Executor(JobExecutor):
         self._stopping = False
         self._outdirs_in_store = False
         self._log_dir = ""
+        self._leadership: Leadership | None = None
+        self.run_record = RunRecord()
+        self.reused = 0
+        self._state_changed = False
 
     # -- the seams the tools use -------------------------------------------------
     def next_job_id(self) -> str:
@@ -117,11 +129,13 @@ class Executor(JobExecutor):
 
     def submit(self, job: ScheduledJob, record: JobRecord, runtime_context: RuntimeContext) -> None:
         assert self.scheduler is not None
+        self._state_changed = True
         if job.outdir and not self._outdirs_in_store:
             self.output_dirs.add(job.outdir)
         self.scheduler.submit(record, lambda result: self._ended(job, record, result, runtime_context))
 
     def _ended(self, job: ScheduledJob, record: JobRecord, result: JobResult, rc: RuntimeContext) -> None:
+        self._state_changed = True
         if self._stopping:
             self.failures.append(Failure(job.name, "cancelled", record, result))
             return
@@ -149,7 +163,88 @@ class Executor(JobExecutor):
         if not runtime_context.validate_only:
             preflight.check_inputs(job_order_object)
             preflight.check(process, runtime_context)
-        self.jobstore = open_jobstore(self.jobstore_locator)
+        self.jobstore = self._open_jobstore()
+        leadership = Leadership(self.jobstore)
+        leadership.acquire()
+        try:
+            self.run_record = self._start_record(process)
+            leadership.write(self.run_record)
+            self._leadership = leadership
+            output, status = self._execute_in_store(process, job_order_object, runtime_context, logger)
+        except BaseException as err:
+            self.run_record.status = "interrupted" if isinstance(err, KeyboardInterrupt) else "permanentFail"
+            self._finish_record(leadership)
+            if isinstance(err, KeyboardInterrupt):
+                logger.error("Stopped; the job store is kept: %s", self.jobstore.locator)
+            raise
+        self.report_failures(logger)
+        self.run_record.status = status
+        self._finish_record(leadership)
+        clean = {"always": True, "never": False, "on-success": status == "success", "on-error": status != "success"}
+        if clean[self.clean]:
+            self.jobstore.destroy()
+        else:
+            logger.info("Job store kept: %s", self.jobstore.locator)
+        return output, status
+
+    def _open_jobstore(self) -> JobStore:
+        """The store for this run: a new one, or an existing one that holds no run."""
+        store = open_jobstore(self.jobstore_locator)
+        previous = read_run(store)
+        if previous is not None:
+            raise ConfigurationError(
+                f"job store {store.locator} already holds a run ({previous.status}); choose another, "
+                f"or remove it with: runner-cwl clean {store.locator}"
+            )
+        return store
+
+    def _start_record(self, process: Process) -> RunRecord:
+        return RunRecord(
+            workflow=str(process.tool.get("id", "")),
+            started=time.time(),
+            pid=os.getpid(),
+            host=socket.gethostname(),
+        )
+
+    def _finish_record(self, leadership: Leadership) -> None:
+        record = self.run_record
+        record.counts = self.counts()
+        record.failures = [
+            {
+                "step": f.name,
+                "status": f.status,
+                "exit_code": f.result.exit_code if f.result else None,
+                "error": (f.result.error if f.result else None) or f.message,
+                "log": (f.record.stderr or f.record.log) if f.record else None,
+            }
+            for f in self.failures
+            if f.status != "cancelled"
+        ]
+        try:
+            leadership.write(record)
+        finally:
+            leadership.release()
+
+    def counts(self) -> dict[str, int]:
+        scheduler = self.scheduler
+        running = len(scheduler.running()) if scheduler else 0
+        failed = sum(1 for f in self.failures if f.status != "cancelled")
+        return {
+            "started": scheduler.started if scheduler else 0,
+            "running": running,
+            "finished": scheduler.finished if scheduler else 0,
+            "failed": failed,
+            "reused": self.reused,
+        }
+
+    def _execute_in_store(
+        self,
+        process: Process,
+        job_order_object: CWLObjectType,
+        runtime_context: RuntimeContext,
+        logger: logging.Logger,
+    ) -> tuple[CWLObjectType | None, str]:
+        assert self.jobstore is not None
         runtime_context = runtime_context.copy()
         runtime_context.runner_executor = self  # type: ignore[attr-defined]
         # job directories live in the job store unless the user chose otherwise
@@ -177,15 +272,9 @@ class Executor(JobExecutor):
         remote = self.batch_system != "local" or self.use_worker_process
         self.scheduler = Scheduler(backend, self.limits, self.jobstore, store_records=remote)
         try:
-            output, status = super().execute(process, job_order_object, runtime_context, logger)
+            return super().execute(process, job_order_object, runtime_context, logger)
         finally:
             backend.shutdown()
-        self.report_failures(logger)
-        if status == "success" and not self.keep_jobstore:
-            self.jobstore.destroy()
-        elif status != "success":
-            logger.info("Job store kept for inspection: %s", self.jobstore.locator)
-        return output, status
 
     def run_jobs(
         self,
@@ -201,7 +290,7 @@ class Executor(JobExecutor):
             for job in jobiter:
                 if job is None:
                     if scheduler.busy():
-                        scheduler.wait(None)
+                        self._wait()
                         continue
                     logger.error("Workflow cannot make any more progress.")
                     break
@@ -220,12 +309,20 @@ class Executor(JobExecutor):
             while scheduler.busy():
                 if self._stopping:
                     scheduler.cancel_all()
-                scheduler.wait(None)
+                self._wait()
         except BaseException:
             self._stop()
             while scheduler.busy():
                 scheduler.wait(10)
             raise
+
+    def _wait(self) -> None:
+        """Wait for an ended job; meanwhile keep run.json current (at most once a second)."""
+        assert self.scheduler is not None
+        self.scheduler.wait(1.0)
+        if self._state_changed and self._leadership is not None:
+            self.run_record.counts = self.counts()
+            self._state_changed = not self._leadership.write(self.run_record, force=False)
 
     def _start(self, job: Any, runtime_context: RuntimeContext) -> None:
         """Run a job's preparation (submission for tool jobs, all of it for others)."""
@@ -233,6 +330,8 @@ class Executor(JobExecutor):
             # made by another tool factory (e.g. plain cwltool.main with our executor):
             # give it the scheduled variant of its own class, which only adds methods
             job.__class__ = scheduled(type(job))
+        if isinstance(job, CallbackJob):
+            self.reused += 1
         try:
             job.run(runtime_context)
         except UnsupportedRequirement:

@@ -32,28 +32,29 @@ def test_inputs_on_the_command_line(run_cwl, tmp_path):
 
 def test_jobstore_removed_on_success_and_kept_when_asked(run_cwl, tmp_path):
     store = tmp_path / "store"
-    result = run_cwl(
-        "--jobstore", str(store), "--outdir", str(tmp_path / "o"), str(DATA / "echo.cwl"), "--message", "x"
-    )
+    args = ("--outdir", str(tmp_path / "o"), str(DATA / "echo.cwl"), "--message", "x")
+    result = run_cwl("--jobstore", str(store), *args)
     assert result.returncode == 0, result.stderr
-    assert store.is_dir(), "an explicit --jobstore is kept"
+    assert not store.exists(), "--clean on-success is the default"
+    result = run_cwl("--jobstore", str(store), "--keep-jobstore", *args)
+    assert result.returncode == 0, result.stderr
+    assert (store / "run.json").is_file()
     tmp = tmp_path / "tmp"
     tmp.mkdir()
-    result = run_cwl(
-        "--outdir", str(tmp_path / "o2"), str(DATA / "echo.cwl"), "--message", "x", env={"TMPDIR": str(tmp)}
-    )
+    result = run_cwl(*args, env={"TMPDIR": str(tmp)})
     assert result.returncode == 0
     assert list(tmp.iterdir()) == [], "the temporary job store is gone after success"
-    result = run_cwl(
-        "--keep-jobstore",
-        "--outdir",
-        str(tmp_path / "o3"),
-        str(DATA / "echo.cwl"),
-        "--message",
-        "x",
-        env={"TMPDIR": str(tmp)},
-    )
+    result = run_cwl("--clean", "never", *args, env={"TMPDIR": str(tmp)})
     assert [d.name.startswith("runner-cwl-jobstore-") for d in tmp.iterdir()] == [True]
+
+
+def test_failed_run_keeps_its_jobstore_unless_told(run_cwl, tmp_path):
+    store = tmp_path / "store"
+    result = run_cwl("--jobstore", str(store), "--outdir", str(tmp_path / "o"), str(DATA / "fail.cwl"))
+    assert result.returncode == 1
+    assert store.is_dir() and f"Job store kept: {store}" in result.stderr
+    result = run_cwl("--jobstore", str(tmp_path / "s2"), "--clean", "always", str(DATA / "fail.cwl"))
+    assert result.returncode == 1 and not (tmp_path / "s2").exists()
 
 
 BAD_INPUTS = [
@@ -91,7 +92,7 @@ def test_failing_tool_shows_stderr_tail_and_log(run_cwl, tmp_path):
     assert result.returncode == 1
     assert "exit code: 3" in result.stderr
     assert "about to fail" in result.stderr and "the real reason" in result.stderr
-    assert "Job store kept for inspection" in result.stderr
+    assert "Job store kept: " in result.stderr
 
 
 def test_on_error_continue_runs_independent_steps(run_cwl, tmp_path):

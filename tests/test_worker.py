@@ -73,6 +73,7 @@ def test_workflow_through_worker_processes(run_cwl, tmp_path):
     store = tmp_path / "store"
     result = run_cwl(
         "--worker-process",
+        "--keep-jobstore",
         "--jobstore",
         str(store),
         "--outdir",
