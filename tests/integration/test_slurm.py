@@ -105,3 +105,32 @@ def test_container_job_on_a_node(slurm_cluster, tmp_path):
     result = runner_cwl("--batch-system", "slurm", "--outdir", str(tmp_path), str(DATA / "docker-echo.cwl"))
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "version.txt").read_text().strip()[0].isdigit()
+
+
+def test_arrays_are_chunked_to_max_array_size(slurm_cluster, tmp_path):
+    from cwl_runner.backends.slurm import SlurmBackend
+    from cwl_runner.job import JobRecord, record_key
+    from cwl_runner.jobstore import LocalJobStore
+
+    store = LocalJobStore(str(tmp_path / "store"))
+    backend = SlurmBackend(store, store.workdir("logs"), max_array_size=2, batch_window=0)
+    for i in range(5):
+        record = JobRecord(
+            id=f"{i:06d}",
+            name=f"echo_{i + 1}" if i else "echo",
+            argv=["sh", "-c", f"echo {i} > out{i}.txt"],
+            env={"PATH": "/usr/bin:/bin"},
+            cwd=str(tmp_path),
+            cores=1,
+            ram=64,
+        )
+        store.put(record_key(record.id), record.to_json())
+        backend.submit(record)
+    results = []
+    deadline = time.monotonic() + 120
+    while len(results) < 5 and time.monotonic() < deadline:
+        results += backend.poll(5)
+    assert sorted(r.id for r in results) == [f"{i:06d}" for i in range(5)]
+    assert all(r.exit_code == 0 for r in results)
+    assert backend.sbatch_calls == 3  # 2 + 2 + 1
+    assert [(tmp_path / f"out{i}.txt").read_text() for i in range(5)] == [f"{i}\n" for i in range(5)]
