@@ -50,6 +50,7 @@ def floor(n: int) -> float:
 VARIANTS = {
     "runner-cwl+slurm": ["--batch-system", "slurm"],
     "runner-cwl+slurm-no-arrays": ["--batch-system", "slurm", "--no-slurm-arrays"],
+    "runner-cwl+slurm-batch10": ["--batch-system", "slurm", "--slurm-batch-size", "10"],
 }
 
 

@@ -44,6 +44,7 @@ def run(
         "use_worker_process",
         "slurm_args",
         "slurm_arrays",
+        "slurm_batch_size",
     }
     executor = Executor(**{k: v for k, v in options.items() if k in executor_keys})
     loading_context = LoadingContext()

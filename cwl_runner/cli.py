@@ -107,6 +107,13 @@ def build_parser() -> argparse.ArgumentParser:
         "(also read from $RUNNER_CWL_SLURM_ARGS)",
     )
     group.add_argument(
+        "--slurm-batch-size",
+        type=int,
+        default=1,
+        metavar="N",
+        help="run N jobs of a job array one after the other in each array task (for many short jobs)",
+    )
+    group.add_argument(
         "--no-slurm-arrays",
         dest="slurm_arrays",
         action="store_false",
@@ -155,6 +162,7 @@ def make_executor(args: argparse.Namespace):  # type: ignore[no-untyped-def]
         use_worker_process=args.worker_process,
         slurm_args=args.slurm_args,
         slurm_arrays=args.slurm_arrays,
+        slurm_batch_size=args.slurm_batch_size,
         clean=args.clean,
     )
 

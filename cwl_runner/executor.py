@@ -80,6 +80,7 @@ class Executor(JobExecutor):
         use_worker_process: bool = False,
         slurm_args: str | None = None,
         slurm_arrays: bool = True,
+        slurm_batch_size: int = 1,
         clean: str = "on-success",
     ) -> None:
         super().__init__()
@@ -95,6 +96,7 @@ class Executor(JobExecutor):
         )
         self.slurm_args = slurm_args
         self.slurm_arrays = slurm_arrays
+        self.slurm_batch_size = slurm_batch_size
         self.jobstore_locator = jobstore
         if clean not in CLEAN_POLICIES:
             raise ConfigurationError(f"--clean {clean}: choose from {', '.join(CLEAN_POLICIES)}")
@@ -268,6 +270,7 @@ class Executor(JobExecutor):
             use_worker_process=self.use_worker_process,
             slurm_args=self.slurm_args,
             slurm_arrays=self.slurm_arrays,
+            slurm_batch_size=self.slurm_batch_size,
         )
         remote = self.batch_system != "local" or self.use_worker_process
         self.scheduler = Scheduler(backend, self.limits, self.jobstore, store_records=remote)

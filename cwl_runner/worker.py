@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .job import JobRecord, JobResult, record_key, result_key
+from .jobstore.base import JobStore
 
 
 def execute(
@@ -108,22 +109,26 @@ def main(argv: list[str] | None = None) -> int:
 
     args = sys.argv[1:] if argv is None else argv
     if len(args) == 3 and args[1] == "--array":
-        # one task of a Slurm job array: the manifest lists the job ids in task order
+        # one task of a Slurm job array: the manifest lists each task's job ids
         store = open_jobstore(args[0], create=False)
         task = int(os.environ.get("SLURM_ARRAY_TASK_ID", "-1"))
-        ids = json.loads(store.get(args[2]))
-        if not 0 <= task < len(ids):
+        tasks = json.loads(store.get(args[2]))
+        if not 0 <= task < len(tasks):
             print(f"runner-cwl worker: no task {task} in {args[2]}", file=sys.stderr)
             return 1
-        args = [args[0], ids[task]]
+        return max(run_stored(store, job_id) for job_id in tasks[task])
     if len(args) != 2:
         print("usage: python -m cwl_runner.worker JOBSTORE JOB_ID | JOBSTORE --array MANIFEST", file=sys.stderr)
         return 2
-    store = open_jobstore(args[0], create=False)
+    return run_stored(open_jobstore(args[0], create=False), args[1])
+
+
+def run_stored(store: JobStore, job_id: str) -> int:
+    """Run the job ``job_id`` of ``store`` and store its result."""
     try:
-        record = JobRecord.from_json(store.get(record_key(args[1])))
+        record = JobRecord.from_json(store.get(record_key(job_id)))
     except KeyError:
-        print(f"runner-cwl worker: no job {args[1]} in {args[0]}", file=sys.stderr)
+        print(f"runner-cwl worker: no job {job_id} in {store.locator}", file=sys.stderr)
         return 1
     result = execute(record)
     store.put(result_key(record.id), result.to_json())

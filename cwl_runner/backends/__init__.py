@@ -21,5 +21,6 @@ def make_backend(name: str, jobstore: JobStore, log_dir: str, **options: object)
             log_dir,
             slurm_args=options.get("slurm_args"),  # type: ignore[arg-type]
             use_arrays=bool(options.get("slurm_arrays", True)),
+            batch_size=int(options.get("slurm_batch_size") or 1),  # type: ignore[call-overload]
         )
     raise ConfigurationError(f"--batch-system {name}: unknown (choose from {', '.join(BATCH_SYSTEMS)})")

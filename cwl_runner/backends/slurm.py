@@ -74,6 +74,7 @@ class SlurmBackend(Backend):
         max_array_size: int | None = None,
         batch_window: float = 0.5,
         max_retries: int = 2,
+        batch_size: int = 1,
     ) -> None:
         for tool in ("sbatch", "squeue", "scancel"):
             if shutil.which(tool) is None:
@@ -86,6 +87,7 @@ class SlurmBackend(Backend):
         self.max_array_size = max_array_size or _max_array_size()
         self.batch_window = batch_window
         self.max_retries = max_retries
+        self.batch_size = max(1, batch_size)
         self._pending = _Pending()
         self._jobs: dict[str, _Submitted] = {}  # our job id -> submission
         self._arrays = 0
@@ -109,8 +111,9 @@ class SlurmBackend(Backend):
             groups.setdefault(key, []).append(record)
         for records in groups.values():
             if self.use_arrays and len(records) > 1:
-                for start in range(0, len(records), self.max_array_size):
-                    self._submit_array(records[start : start + self.max_array_size])
+                tasks = [records[i : i + self.batch_size] for i in range(0, len(records), self.batch_size)]
+                for start in range(0, len(tasks), self.max_array_size):
+                    self._submit_array(tasks[start : start + self.max_array_size])
             else:
                 for record in records:
                     self._submit_one(record)
@@ -146,29 +149,32 @@ class SlurmBackend(Backend):
             return
         self._jobs[record.id] = _Submitted(record, slurm_id, time.monotonic(), attempts)
 
-    def _submit_array(self, records: list[JobRecord]) -> None:
+    def _submit_array(self, tasks: list[list[JobRecord]]) -> None:
+        """One ``sbatch --array``; each task runs its records one after the other."""
         self._arrays += 1
-        manifest = f"arrays/{records[0].id}-{self._arrays}.json"
-        self.jobstore.put(manifest, json.dumps([r.id for r in records]).encode())
-        name = _safe(_stem(records[0].name))
+        first = tasks[0][0]
+        manifest = f"arrays/{first.id}-{self._arrays}.json"
+        self.jobstore.put(manifest, json.dumps([[r.id for r in task] for task in tasks]).encode())
+        name = _safe(_stem(first.name))
         out = os.path.join(self.log_dir, f"%A_%a-{name}.slurm.log")
+        args = self._resource_args(first)
+        if first.timelimit and len(tasks[0]) > 1:  # a task runs several jobs in turn
+            args = [a for a in args if not a.startswith("--time=")]
+            args.append(f"--time={math.ceil(first.timelimit * len(tasks[0]) / 60) + 1}")
         try:
             array_id = self._sbatch(
-                [
-                    f"--array=0-{len(records) - 1}",
-                    f"--job-name={name}",
-                    f"--output={out}",
-                    *self._resource_args(records[0]),
-                ],
+                [f"--array=0-{len(tasks) - 1}", f"--job-name={name}", f"--output={out}", *args],
                 self._worker_command("--array", manifest),
             )
         except (RuntimeError, subprocess.TimeoutExpired, OSError) as err:
-            for record in records:
-                self._fail_now(record, f"sbatch refused the job array: {err}")
+            for task in tasks:
+                for record in task:
+                    self._fail_now(record, f"sbatch refused the job array: {err}")
             return
         now = time.monotonic()
-        for index, record in enumerate(records):
-            self._jobs[record.id] = _Submitted(record, f"{array_id}_{index}", now)
+        for index, task in enumerate(tasks):
+            for record in task:
+                self._jobs[record.id] = _Submitted(record, f"{array_id}_{index}", now)
 
     def _fail_now(self, record: JobRecord, message: str) -> None:
         self.jobstore.put(result_key(record.id), JobResult(record.id, 1, error=message).to_json())

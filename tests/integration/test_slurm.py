@@ -22,7 +22,7 @@ def _squeue(*args: str) -> list[str]:
 
 
 def _run(tmp_path, *argv: str, **executor_options):
-    executor = cwl_runner.Executor(batch_system="slurm", **executor_options)
+    executor = cwl_runner.Executor(batch_system="slurm", keep_jobstore=True, **executor_options)
     stdout, stderr = io.StringIO(), io.StringIO()
     code = cwltool.main.main(
         ["--outdir", str(tmp_path / "out"), *argv], executor=executor, stdout=stdout, stderr=stderr
@@ -134,3 +134,14 @@ def test_arrays_are_chunked_to_max_array_size(slurm_cluster, tmp_path):
     assert all(r.exit_code == 0 for r in results)
     assert backend.sbatch_calls == 3  # 2 + 2 + 1
     assert [(tmp_path / f"out{i}.txt").read_text() for i in range(5)] == [f"{i}\n" for i in range(5)]
+
+
+def test_batches_run_several_jobs_per_array_task(slurm_cluster, tmp_path):
+    inputs = tmp_path / "in.json"
+    inputs.write_text(json.dumps({"seconds": [0.1, 0.2, 0.3, 0.4, 0.5]}))
+    code, out, executor = _run(tmp_path, str(DATA / "scatter-sleep.cwl"), str(inputs), slurm_batch_size=2)
+    assert code == 0
+    assert len(json.loads(out)["times"]) == 5
+    backend = executor.scheduler.backend
+    assert backend.sbatch_calls == 1
+    assert [len(task) for task in json.loads(backend.jobstore.get(next(backend.jobstore.list("arrays/"))))] == [2, 2, 1]
