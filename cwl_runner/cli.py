@@ -16,7 +16,7 @@ import sys
 from collections.abc import Sequence
 
 from . import __version__
-from .errors import ConfigurationError, RunnerError
+from .errors import RunnerError
 
 _MEMORY = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?\s*$", re.IGNORECASE)
 _UNITS = {"": 1, "k": 1 / 1024, "m": 1, "g": 1024, "t": 1024 * 1024}
@@ -128,25 +128,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def check_jobstore(locator: str) -> None:
-    """Refuse at once what the executor would refuse later: a busy store, or one
-    that already holds a run."""
+    """Refuse at once (before loading anything) a job store the executor would refuse."""
     from .jobstore import open_jobstore
-    from .runstate import leader_alive, read_run
+    from .runstate import ensure_unused
 
-    if not os.path.exists(locator.removeprefix("file://")):
-        return
-    store = open_jobstore(locator, create=False)
-    leader = leader_alive(store)
-    if leader:
-        raise ConfigurationError(
-            f"job store {store.locator} is in use by {leader}; stop it with: runner-cwl kill {locator}"
-        )
-    previous = read_run(store)
-    if previous is not None:
-        raise ConfigurationError(
-            f"job store {store.locator} already holds a run ({previous.status}); choose another --jobstore, "
-            f"or remove it with: runner-cwl clean {locator}"
-        )
+    if os.path.exists(locator.removeprefix("file://")):
+        ensure_unused(open_jobstore(locator, create=False))
 
 
 def make_executor(args: argparse.Namespace):  # type: ignore[no-untyped-def]

@@ -33,7 +33,7 @@ from .backends import make_backend
 from .errors import ConfigurationError, RunnerError
 from .job import JobRecord, JobResult
 from .jobstore import JobStore, open_jobstore
-from .runstate import Leadership, RunRecord, read_run
+from .runstate import Leadership, RunRecord, ensure_unused
 from .scheduler import Limits, Scheduler
 from .tools import ScheduledJob, scheduled
 
@@ -192,12 +192,7 @@ class Executor(JobExecutor):
     def _open_jobstore(self) -> JobStore:
         """The store for this run: a new one, or an existing one that holds no run."""
         store = open_jobstore(self.jobstore_locator)
-        previous = read_run(store)
-        if previous is not None:
-            raise ConfigurationError(
-                f"job store {store.locator} already holds a run ({previous.status}); choose another, "
-                f"or remove it with: runner-cwl clean {store.locator}"
-            )
+        ensure_unused(store)
         return store
 
     def _start_record(self, process: Process) -> RunRecord:

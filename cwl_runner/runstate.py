@@ -112,3 +112,18 @@ def leader_alive(store: JobStore) -> str | None:
             handle.seek(0)
             return handle.read().strip() or "a runner-cwl leader"
         return None
+
+
+def ensure_unused(store: JobStore) -> None:
+    """Refuse a store that a leader is using, or that holds a run already."""
+    leader = leader_alive(store)
+    if leader:
+        raise ConfigurationError(
+            f"job store {store.locator} is in use by {leader}; stop it with: runner-cwl kill {store.locator}"
+        )
+    previous = read_run(store)
+    if previous is not None:
+        raise ConfigurationError(
+            f"job store {store.locator} already holds a run ({previous.status}); choose another --jobstore, "
+            f"or remove it with: runner-cwl clean {store.locator}"
+        )
