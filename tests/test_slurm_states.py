@@ -17,7 +17,7 @@ def test_scatter_jobs_share_a_stem(name, stem):
     "state,reason,text,timed_out",
     [
         ("TIMEOUT", "TimeLimit", "exceeded its Slurm time limit (TimeLimit)", True),
-        ("OUT_OF_MEMORY", "OutOfMemory", "exceeded its memory (Slurm OUT_OF_MEMORY)", False),
+        ("OUT_OF_MEMORY", "None", "exceeded its memory (Slurm OUT_OF_MEMORY)", False),
         ("CANCELLED", "None", "was cancelled", False),
         ("FAILED", "NonZeroExitCode", "ended FAILED (NonZeroExitCode)", False),
     ],
