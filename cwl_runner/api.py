@@ -45,6 +45,8 @@ def run(
         "slurm_args",
         "slurm_arrays",
         "slurm_batch_size",
+        "clean",
+        "restart",
     }
     executor = Executor(**{k: v for k, v in options.items() if k in executor_keys})
     loading_context = LoadingContext()

@@ -77,6 +77,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="keep the job store after a successful run (same as --clean never)",
     )
     group.add_argument(
+        "--restart",
+        action="store_true",
+        help="finish the unfinished run in --jobstore (after a crash, a kill or an edit of the "
+        "workflow): jobs that finished before, unchanged, are not run again",
+    )
+    group.add_argument(
         "--clean",
         choices=["on-success", "always", "on-error", "never"],
         default="on-success",
@@ -127,12 +133,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def check_jobstore(locator: str) -> None:
+def check_jobstore(locator: str | None, restart: bool) -> None:
     """Refuse at once (before loading anything) a job store the executor would refuse."""
+    from .errors import ConfigurationError
     from .jobstore import open_jobstore
-    from .runstate import ensure_unused
+    from .runstate import ensure_restartable, ensure_unused
 
-    if os.path.exists(locator.removeprefix("file://")):
+    if restart:
+        if not locator:
+            raise ConfigurationError("--restart needs the --jobstore of the run to finish")
+        ensure_restartable(open_jobstore(locator, create=False))
+    elif locator and os.path.exists(locator.removeprefix("file://")):
         ensure_unused(open_jobstore(locator, create=False))
 
 
@@ -151,6 +162,7 @@ def make_executor(args: argparse.Namespace):  # type: ignore[no-untyped-def]
         slurm_arrays=args.slurm_arrays,
         slurm_batch_size=args.slurm_batch_size,
         clean=args.clean,
+        restart=args.restart,
     )
 
 
@@ -172,9 +184,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"runner-cwl: no such CWL document: {workflow}", file=sys.stderr)
         return 1
 
-    if args.jobstore:
+    if args.jobstore or args.restart:
         try:
-            check_jobstore(args.jobstore)
+            check_jobstore(args.jobstore, args.restart)
         except RunnerError as err:
             print(f"runner-cwl: {err}", file=sys.stderr)
             return err.exit_code

@@ -9,6 +9,7 @@ ended job, whose outputs then make new steps ready.
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import os
@@ -25,15 +26,17 @@ from cwltool.errors import UnsupportedRequirement, WorkflowException
 from cwltool.executors import JobExecutor
 from cwltool.job import JobBase
 from cwltool.process import Process
-from cwltool.utils import DEFAULT_TMP_PREFIX
+from cwltool.utils import DEFAULT_TMP_PREFIX, visit_class
 from cwltool.workflow_job import WorkflowJob
+from schema_salad.ref_resolver import uri_file_path
 
 from . import patches, preflight
 from .backends import make_backend
 from .errors import ConfigurationError, RunnerError
 from .job import JobRecord, JobResult
 from .jobstore import JobStore, open_jobstore
-from .runstate import Leadership, RunRecord, ensure_unused
+from .reuse import done_key
+from .runstate import Leadership, RunRecord, ensure_restartable, ensure_unused, read_run
 from .scheduler import Limits, Scheduler
 from .tools import ScheduledJob, scheduled
 
@@ -82,6 +85,7 @@ class Executor(JobExecutor):
         slurm_arrays: bool = True,
         slurm_batch_size: int = 1,
         clean: str = "on-success",
+        restart: bool = False,
     ) -> None:
         super().__init__()
         patches.apply()
@@ -101,6 +105,8 @@ class Executor(JobExecutor):
         if clean not in CLEAN_POLICIES:
             raise ConfigurationError(f"--clean {clean}: choose from {', '.join(CLEAN_POLICIES)}")
         self.clean = "never" if keep_jobstore else clean
+        self.restart = restart
+        self._reusable: set[str] = set()
         self.batch_system = batch_system
         self.use_worker_process = use_worker_process
         self.jobstore: JobStore | None = None
@@ -118,7 +124,34 @@ class Executor(JobExecutor):
     # -- the seams the tools use -------------------------------------------------
     def next_job_id(self) -> str:
         self._counter += 1
-        return f"{self._counter:06d}"
+        attempt = self.run_record.attempt
+        return f"{self._counter:06d}" if attempt == 1 else f"{attempt}.{self._counter:06d}"
+
+    def reusable_outputs(self, key: str) -> Any:
+        """The recorded outputs of a job that finished in an earlier attempt, or None."""
+        if key not in self._reusable or self.jobstore is None:
+            return None
+        try:
+            outputs = json.loads(self.jobstore.get(done_key(key)))
+        except (KeyError, ValueError):
+            return None
+        missing: list[str] = []
+
+        def check(obj: dict[str, Any]) -> None:
+            location = obj.get("location", "")
+            if isinstance(location, str) and location.startswith("file://"):
+                if not os.path.exists(uri_file_path(location)):
+                    missing.append(location)
+
+        visit_class(outputs, ("File", "Directory"), check)
+        if missing:  # outputs gone from the store: run the job again
+            return None
+        self.reused += 1
+        return outputs
+
+    def record_done(self, key: str, outputs: Any) -> None:
+        assert self.jobstore is not None
+        self.jobstore.put(done_key(key), json.dumps(outputs).encode())
 
     def log_path(self, record: JobRecord) -> str:
         """Where a job's uncaptured stdout/stderr go: the job store's log folder."""
@@ -177,7 +210,10 @@ class Executor(JobExecutor):
             self.run_record.status = "interrupted" if isinstance(err, KeyboardInterrupt) else "permanentFail"
             self._finish_record(leadership)
             if isinstance(err, KeyboardInterrupt):
-                logger.error("Stopped; the job store is kept: %s", self.jobstore.locator)
+                logger.error(
+                    "Stopped. To finish the run: runner-cwl --restart --jobstore %s WORKFLOW INPUTS",
+                    self.jobstore.locator,
+                )
             raise
         self.report_failures(logger)
         self.run_record.status = status
@@ -190,17 +226,27 @@ class Executor(JobExecutor):
         return output, status
 
     def _open_jobstore(self) -> JobStore:
-        """The store for this run: a new one, or an existing one that holds no run."""
+        """The store for this run: a new one, or, with --restart, one holding an unfinished run."""
+        if self.restart:
+            if self.jobstore_locator is None:
+                raise ConfigurationError("--restart needs the --jobstore of the run to finish")
+            store = open_jobstore(self.jobstore_locator, create=False)
+            ensure_restartable(store)
+            self._reusable = {key[len("done/") : -len(".json")] for key in store.list("done/")}
+            return store
         store = open_jobstore(self.jobstore_locator)
         ensure_unused(store)
         return store
 
     def _start_record(self, process: Process) -> RunRecord:
+        assert self.jobstore is not None
+        previous = read_run(self.jobstore) if self.restart else None
         return RunRecord(
             workflow=str(process.tool.get("id", "")),
-            started=time.time(),
+            started=previous.started if previous else time.time(),
             pid=os.getpid(),
             host=socket.gethostname(),
+            attempt=previous.attempt + 1 if previous else 1,
         )
 
     def _finish_record(self, leadership: Leadership) -> None:
@@ -247,11 +293,15 @@ class Executor(JobExecutor):
         # job directories live in the job store unless the user chose otherwise
         self._outdirs_in_store = runtime_context.tmp_outdir_prefix in (DEFAULT_TMP_PREFIX, "", None)
         if self._outdirs_in_store:
-            # every job's outdir is under one folder of the store: cwltool's output
-            # relocation then checks one prefix per file, not one per job (which is
-            # quadratic in the number of jobs), and moves rather than copies
+            # job outdirs live in the store, and go with it (--clean): cwltool's clean-up
+            # of "intermediate" outputs would delete what --restart reuses. It also spares
+            # cwltool's output relocation a check of every file against every job's outdir
+            # (quadratic in the number of jobs)
             runtime_context.tmp_outdir_prefix = self.jobstore.workdir("out")
-            self.output_dirs.add(os.path.realpath(runtime_context.tmp_outdir_prefix) + os.sep)
+        if runtime_context.move_outputs == "move":
+            # outputs recorded for --restart stay in the store until the run is over:
+            # a leader killed halfway through the export must find them there
+            runtime_context.move_outputs = "copy"
         if runtime_context.tmpdir_prefix in (DEFAULT_TMP_PREFIX, "", None):
             runtime_context.tmpdir_prefix = self.jobstore.workdir("tmp")
         # validated here while it still knows its file:line, then detached from ruamel:

@@ -6,13 +6,14 @@
   gets.
 - ``run.json``: what is being run, and the job counts; rewritten (write-then-rename)
   at start, at most once a second while jobs end, and at the end.
+- ``done/KEY.json``: the outputs of every job that succeeded, by content key
+  (``reuse.py``): what ``--restart`` skips.
 
-Not yet: ``--restart`` with reuse of finished jobs. cwltool's content-addressed cache
-(``--cachedir``) cannot be it as it is: it holds a blocking file lock per job from
-submission to completion, and a second job with the same key (a scatter over equal
-values) blocks the leader's only thread inside job generation while the first
-job's completion waits for that thread: a deadlock (cwltool's --parallel executor
-has the same one).
+cwltool's content-addressed cache (``--cachedir``) is not used for this: it holds a
+blocking file lock per job from submission to completion, so a second job with the
+same key (a scatter over equal values) would block the leader's only thread inside
+job generation while the first job's completion waits for that thread (cwltool's
+--parallel executor has the same deadlock).
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ class RunRecord:
     workflow: str = ""
     inputs: str = ""
     status: str = "running"  # running, success, permanentFail, interrupted
+    attempt: int = 1  # 1, then one more for each --restart
     pid: int = 0
     host: str = ""
     started: float = 0.0
@@ -112,6 +114,17 @@ def leader_alive(store: JobStore) -> str | None:
             handle.seek(0)
             return handle.read().strip() or "a runner-cwl leader"
         return None
+
+
+def ensure_restartable(store: JobStore) -> RunRecord:
+    """The run in ``store`` (unfinished, or finished and kept) that no leader is running."""
+    leader = leader_alive(store)
+    if leader:
+        raise ConfigurationError(f"job store {store.locator} is in use by {leader}; nothing to restart")
+    previous = read_run(store)
+    if previous is None:
+        raise ConfigurationError(f"--restart: job store {store.locator} holds no run to restart")
+    return previous
 
 
 def ensure_unused(store: JobStore) -> None:

@@ -29,6 +29,7 @@ from cwltool.job import JobBase, needs_shell_quoting_re, neverquote, relink_init
 from cwltool.utils import bytes2str_in_dicts
 
 from .job import JobRecord, JobResult
+from .reuse import job_key
 
 if TYPE_CHECKING:
     from .executor import Executor
@@ -47,12 +48,27 @@ class ScheduledJob(JobBase):
     """Mixed in before one of cwltool's job classes (see :func:`scheduled`)."""
 
     record: JobRecord | None = None
+    content_key: str | None = None
 
     def run(self, runtimeContext: RuntimeContext, tmpdir_lock: threading.Lock | None = None) -> None:
-        """Refuse a job that could never fit before cwltool prepares (stages) it."""
+        """Refuse a job that could never fit, or reuse a finished one, before cwltool
+        prepares (stages) it."""
         executor = _executor(runtimeContext)
         cores, ram, gpus = self._resources()
         executor.check_request(self.name, cores, ram, gpus)
+        docker = self.get_requirement("DockerRequirement")[0]
+        image = (
+            (docker.get("dockerPull") or docker.get("dockerImageId"))
+            if docker and runtimeContext.use_container
+            else None
+        )
+        self.content_key = job_key(self, [str(a) for a in self.command_line], str(image) if image else None)
+        outputs = executor.reusable_outputs(self.content_key)
+        if outputs is not None:
+            _logger.info("[job %s] finished in an earlier attempt: reusing its outputs", self.name)
+            if self.output_callback:
+                self.output_callback(outputs, "success")
+            return
         super().run(runtimeContext, tmpdir_lock)  # type: ignore[safe-super]
 
     def _resources(self) -> tuple[float, int, int]:
@@ -184,6 +200,9 @@ class ScheduledJob(JobBase):
             _logger.warning("[job %s] completed %s", self.name, status)
         else:
             _logger.info("[job %s] completed %s", self.name, status)
+        if status == "success" and self.content_key:
+            # recorded before the workflow hears of it: a restart never runs it again
+            _executor(runtimeContext).record_done(self.content_key, outputs)
         if self.output_callback:
             lock = runtimeContext.workflow_eval_lock or threading.RLock()
             with lock:

@@ -55,6 +55,7 @@ def execute(
             cwd=record.cwd,
             close_fds=True,
             start_new_session=True,
+            preexec_fn=_die_with_parent,
         )
     except OSError as err:
         for handle in files:
@@ -73,6 +74,31 @@ def execute(
         terminate(proc, record)
         code = proc.wait()
     return JobResult(record.id, code, started, time.time(), timed_out=timed_out)
+
+
+def _load_prctl() -> Callable[..., int] | None:
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        import ctypes
+
+        return ctypes.CDLL(None, use_errno=True).prctl  # type: ignore[no-any-return]
+    except (OSError, AttributeError):
+        return None
+
+
+_prctl = _load_prctl()
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    """In the child, before exec: be killed when the process that started us dies.
+
+    A leader (or worker) that dies, even by SIGKILL, takes its running jobs with it,
+    so a restarted run never finds a job of the old one still writing its outputs.
+    """
+    if _prctl is not None:
+        _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 def terminate(proc: subprocess.Popen[bytes], record: JobRecord, grace: float = 5.0) -> None:

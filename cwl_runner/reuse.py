@@ -1,0 +1,88 @@
+"""Content keys for jobs, and the records that let ``--restart`` skip finished ones.
+
+A job's key hashes what decides its outputs: the tool document, the command line,
+environment, redirections, container image and files it creates, and for each
+input file its location, size and modification time. The job's own directories
+(random names, different in every run) are replaced by placeholders first, so an
+unchanged job has the same key in the next run. Upstream outputs are part of a
+downstream job's inputs: when a step is edited and re-runs, its outputs are new
+files, and so everything downstream gets new keys and re-runs too.
+
+When a job succeeds, its output object is written to ``done/KEY.json`` in the job
+store (write-then-rename) before the workflow hears of it. A restarted run reuses
+the records of earlier attempts only; within one run, equal jobs still both run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from typing import Any
+
+from cwltool.job import JobBase
+
+_tool_hashes: dict[int, str] = {}
+
+
+def _tool_hash(job: JobBase) -> str:
+    """A hash of the tool document the job came from (computed once per tool)."""
+    func = getattr(job.collect_outputs, "func", None)
+    tool = getattr(func, "__self__", None)
+    document = getattr(tool, "tool", None)
+    if document is None:
+        return ""
+    key = id(tool)
+    if key not in _tool_hashes:
+        text = json.dumps(document, sort_keys=True, default=str)
+        _tool_hashes[key] = hashlib.sha256(text.encode()).hexdigest()
+    return _tool_hashes[key]
+
+
+def job_key(job: JobBase, command: list[str], image: str | None) -> str:
+    """The content key of ``job`` about to run ``command`` (before container options)."""
+    places = [
+        (job.outdir, "$OUTDIR"),
+        (job.tmpdir, "$TMPDIR"),
+        (job.stagedir or "", "$STAGEDIR"),
+        (job.builder.outdir, "$OUTDIR"),
+        (job.builder.tmpdir, "$TMPDIR"),
+        (job.builder.stagedir or "", "$STAGEDIR"),
+    ]
+    places = sorted((p for p in places if p[0] and len(p[0]) > 1), key=lambda p: -len(p[0]))
+
+    def normal(value: Any) -> Any:
+        if isinstance(value, str):
+            for path, name in places:
+                value = value.replace(path, name)
+            return value
+        if isinstance(value, dict):
+            return {k: normal(v) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [normal(v) for v in value]
+        return value
+
+    files = []
+    for location, entry in job.pathmapper.items():
+        if entry.type == "File" and os.path.exists(entry.resolved):
+            stat = os.stat(entry.resolved)
+            files.append([location, stat.st_size, stat.st_mtime_ns])
+        elif entry.type == "Directory" and os.path.exists(entry.resolved):
+            files.append([location, os.stat(entry.resolved).st_mtime_ns])
+        elif str(entry.type).startswith("Create"):
+            files.append([normal(entry.target), entry.resolved])
+    document = {
+        "tool": _tool_hash(job),
+        "name": job.name,
+        "command": normal(command),
+        "env": normal(dict(job.environment)),
+        "streams": [job.stdin, job.stdout, job.stderr],
+        "image": image,
+        "files": sorted(files, key=lambda f: str(f[0])),
+        "generated": normal(job.generatefiles.get("listing")),
+    }
+    return hashlib.sha256(json.dumps(document, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def done_key(key: str) -> str:
+    return f"done/{key}.json"

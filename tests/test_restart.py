@@ -1,0 +1,115 @@
+"""Nothing lost, nothing redone: kill the leader anywhere, restart, same outputs."""
+
+from __future__ import annotations
+
+import json
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from conftest import DATA, runner_cwl
+
+JOBS = 100  # values: the workflow runs 2 x JOBS jobs
+
+
+def _leader(*args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "cwl_runner.cli", "--quiet", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _outputs(outdir: Path, printed: str) -> tuple[list[str], list[bytes]]:
+    out = json.loads(printed)
+    return out["texts"], [Path(f["path"]).read_bytes() for f in out["files"]]
+
+
+def _recorded(store: Path) -> set[str]:
+    done = store / "done"
+    return {json.loads(p.read_text())["text"] for p in done.glob("*.json")} if done.is_dir() else set()
+
+
+def test_killed_anywhere_restart_finishes_with_the_same_outputs(tmp_path):
+    rng = random.Random(20261123)
+    inputs = tmp_path / "in.json"
+
+    def job_file(log: Path) -> Path:
+        inputs.write_text(json.dumps({"values": [str(i) for i in range(JOBS)], "log": str(log)}))
+        return inputs
+
+    started = time.monotonic()
+    reference = runner_cwl(
+        "--quiet", "--outdir", str(tmp_path / "ref"), str(DATA / "crash.cwl"), str(job_file(tmp_path / "ref.log"))
+    )
+    wall = time.monotonic() - started
+    assert reference.returncode == 0, reference.stderr
+    expected = _outputs(tmp_path / "ref", reference.stdout)
+
+    survived = 0
+    for attempt in range(20):
+        store, log, outdir = tmp_path / f"store{attempt}", tmp_path / f"log{attempt}", tmp_path / f"out{attempt}"
+        leader = _leader("--jobstore", str(store), "--outdir", str(outdir), str(DATA / "crash.cwl"), str(job_file(log)))
+        time.sleep(rng.uniform(0.2, wall))
+        leader.send_signal(signal.SIGKILL)
+        stdout, _ = leader.communicate(timeout=60)
+        if leader.returncode == 0:  # it finished before the kill
+            assert _outputs(outdir, stdout) == expected
+            continue
+        if not (store / "run.json").exists():  # killed before it began
+            continue
+        finished = _recorded(store)
+        lines_before = len(log.read_text().splitlines()) if log.exists() else 0
+        restart = runner_cwl(
+            "--quiet",
+            "--restart",
+            "--jobstore",
+            str(store),
+            "--outdir",
+            str(outdir),
+            str(DATA / "crash.cwl"),
+            str(inputs),
+        )
+        assert restart.returncode == 0, restart.stderr
+        assert _outputs(outdir, restart.stdout) == expected, f"attempt {attempt}: outputs differ"
+        rerun = {line.split()[1] for line in log.read_text().splitlines()[lines_before:] if line.startswith("start")}
+        assert not rerun & finished, f"attempt {attempt}: finished jobs ran again: {sorted(rerun & finished)[:5]}"
+        assert len(finished) + len(rerun) >= 2 * JOBS
+        survived += 1
+    assert survived >= 10, f"only {survived} of 20 kills landed mid-run"
+
+
+def test_after_an_edit_only_the_changed_step_and_its_downstream_run(tmp_path):
+    log = tmp_path / "log"
+    workflow = tmp_path / "chain3.cwl"
+    workflow.write_text((DATA / "chain3.cwl").read_text())
+    (tmp_path / "counted.cwl").write_text((DATA / "counted.cwl").read_text())
+    store = tmp_path / "store"
+    first = runner_cwl(
+        "--clean", "never", "--jobstore", str(store), "--outdir", str(tmp_path / "o1"), str(workflow), "--log", str(log)
+    )
+    assert first.returncode == 0, first.stderr
+    assert json.loads(first.stdout)["text"] == "cba0"
+    before = len(log.read_text().splitlines())
+    workflow.write_text(workflow.read_text().replace("prefix: {default: b}", "prefix: {default: B}"))
+    second = runner_cwl(
+        "--restart",
+        "--clean",
+        "never",
+        "--jobstore",
+        str(store),
+        "--outdir",
+        str(tmp_path / "o2"),
+        str(workflow),
+        "--log",
+        str(log),
+    )
+    assert second.returncode == 0, second.stderr
+    assert json.loads(second.stdout)["text"] == "cBa0"
+    started = [line.split()[1] for line in log.read_text().splitlines()[before:] if line.startswith("start")]
+    assert started == ["Ba0", "cBa0"], started
+    assert "reused 1" in runner_cwl("status", str(store)).stdout
