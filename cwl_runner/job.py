@@ -9,8 +9,7 @@ another node runs the same record from the job store
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
-from typing import Any
+from dataclasses import asdict, dataclass
 
 
 @dataclass
@@ -36,7 +35,6 @@ class JobRecord:
     log: str | None = None
     outdir: str = ""
     tmpdir: str = ""
-    meta: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> bytes:
         return json.dumps(asdict(self), separators=(",", ":")).encode()
