@@ -42,11 +42,9 @@ def test_killed_anywhere_restart_finishes_with_the_same_outputs(tmp_path):
         inputs.write_text(json.dumps({"values": [str(i) for i in range(JOBS)], "log": str(log)}))
         return inputs
 
-    started = time.monotonic()
     reference = runner_cwl(
         "--quiet", "--outdir", str(tmp_path / "ref"), str(DATA / "crash.cwl"), str(job_file(tmp_path / "ref.log"))
     )
-    wall = time.monotonic() - started
     assert reference.returncode == 0, reference.stderr
     expected = _outputs(tmp_path / "ref", reference.stdout)
 
@@ -54,7 +52,14 @@ def test_killed_anywhere_restart_finishes_with_the_same_outputs(tmp_path):
     for attempt in range(20):
         store, log, outdir = tmp_path / f"store{attempt}", tmp_path / f"log{attempt}", tmp_path / f"out{attempt}"
         leader = _leader("--jobstore", str(store), "--outdir", str(outdir), str(DATA / "crash.cwl"), str(job_file(log)))
-        time.sleep(rng.uniform(0.2, wall))
+        # a random point of progress: after the k-th line of the side channel (each job
+        # writes a start and an end line), so every kill lands while the run is going on
+        kill_after = rng.randint(1, 4 * JOBS - 1)
+        deadline = time.monotonic() + 120
+        while leader.poll() is None and time.monotonic() < deadline:
+            if log.exists() and log.read_bytes().count(b"\n") >= kill_after:
+                break
+            time.sleep(0.002)
         leader.send_signal(signal.SIGKILL)
         stdout, _ = leader.communicate(timeout=60)
         if leader.returncode == 0:  # it finished before the kill
@@ -80,7 +85,7 @@ def test_killed_anywhere_restart_finishes_with_the_same_outputs(tmp_path):
         assert not rerun & finished, f"attempt {attempt}: finished jobs ran again: {sorted(rerun & finished)[:5]}"
         assert len(finished) + len(rerun) >= 2 * JOBS
         survived += 1
-    assert survived >= 10, f"only {survived} of 20 kills landed mid-run"
+    assert survived >= 18, f"only {survived} of 20 kills landed mid-run"
 
 
 def test_after_an_edit_only_the_changed_step_and_its_downstream_run(tmp_path):
