@@ -15,6 +15,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 from .. import worker
+from ..guard import Guard
 from ..job import JobRecord, JobResult, result_key
 from ..jobstore import JobStore
 from .base import Backend
@@ -32,6 +33,8 @@ class LocalBackend(Backend):
         # threads that wait on running jobs, reused from job to job; the scheduler
         # bounds how many jobs run at once, so the bound here is only a backstop
         self._pool = ThreadPoolExecutor(max_workers=4096, thread_name_prefix="job")
+        # jobs run in its process group, which dies with this process (see guard.py)
+        self._guard = Guard()
 
     def submit(self, record: JobRecord) -> None:
         self._pool.submit(self._run, record)
@@ -45,7 +48,9 @@ class LocalBackend(Backend):
             if self.use_worker_process:
                 result = self._run_worker(record)
             else:
-                result = worker.execute(record, on_start=lambda proc: self._started(record, proc))
+                result = worker.execute(
+                    record, on_start=lambda proc: self._started(record, proc), process_group=self._guard.pgid()
+                )
         except Exception as err:  # a job's thread must always report back
             result = JobResult(record.id, 1, error=f"{type(err).__name__}: {err}")
         with self._lock:
@@ -53,9 +58,10 @@ class LocalBackend(Backend):
         self._done.put(result)
 
     def _run_worker(self, record: JobRecord) -> JobResult:
+        group = self._guard.pgid()
         proc = subprocess.Popen(
             [sys.executable, "-m", "cwl_runner.worker", self.jobstore.locator, record.id],
-            start_new_session=True,
+            **({"start_new_session": True} if group is None else {"process_group": group}),  # type: ignore[arg-type]
         )
         self._started(record, proc)
         code = proc.wait()
@@ -86,6 +92,12 @@ class LocalBackend(Backend):
             return list(self._procs)
 
     def shutdown(self) -> None:
-        for job_id in self.running():
-            self.kill(job_id)
+        with self._lock:
+            left = list(self._procs.values())
+        stoppers = [threading.Thread(target=worker.terminate, args=entry, daemon=True) for entry in left]
+        for thread in stoppers:
+            thread.start()
+        for thread in stoppers:  # containers are stopped before the guard kills their clients
+            thread.join(timeout=60)
         self._pool.shutdown(wait=False)
+        self._guard.close()
