@@ -13,6 +13,7 @@ import subprocess
 import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 from .. import worker
 from ..guard import Guard
@@ -59,9 +60,9 @@ class LocalBackend(Backend):
 
     def _run_worker(self, record: JobRecord) -> JobResult:
         group = self._guard.pgid()
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "cwl_runner.worker", self.jobstore.locator, record.id],
-            **({"start_new_session": True} if group is None else {"process_group": group}),  # type: ignore[arg-type]
+        options: dict[str, Any] = {"start_new_session": True} if group is None else {"process_group": group}
+        proc: subprocess.Popen[bytes] = subprocess.Popen(
+            [sys.executable, "-m", "cwl_runner.worker", self.jobstore.locator, record.id], **options
         )
         self._started(record, proc)
         code = proc.wait()
