@@ -30,12 +30,11 @@ from cwltool.utils import DEFAULT_TMP_PREFIX, visit_class
 from cwltool.workflow_job import WorkflowJob
 from schema_salad.ref_resolver import uri_file_path
 
-from . import patches, preflight, remote
+from . import patches, preflight, remote, reuse
 from .backends import make_backend
 from .errors import ConfigurationError, RunnerError
 from .job import JobRecord, JobResult
 from .jobstore import JobStore, open_jobstore
-from .reuse import done_key
 from .runstate import Leadership, RunRecord, ensure_restartable, ensure_unused, read_run
 from .scheduler import Limits, Scheduler
 from .staging import Stager
@@ -107,7 +106,7 @@ class Executor(JobExecutor):
             raise ConfigurationError(f"--clean {clean}: choose from {', '.join(CLEAN_POLICIES)}")
         self.clean = "never" if keep_jobstore else clean
         self.restart = restart
-        self._reusable: set[str] = set()
+        self._reusable: dict[str, str] = {}
         self.batch_system = batch_system
         self.use_worker_process = use_worker_process
         self.jobstore: JobStore | None = None
@@ -132,11 +131,12 @@ class Executor(JobExecutor):
 
     def reusable_outputs(self, key: str) -> Any:
         """The recorded outputs of a job that finished in an earlier attempt, or None."""
-        if key not in self._reusable or self.jobstore is None:
+        recorded = self._reusable.get(key)
+        if recorded is None:
             return None
         try:
-            outputs = json.loads(self.jobstore.get(done_key(key)))
-        except (KeyError, ValueError):
+            outputs = json.loads(recorded)
+        except ValueError:
             return None
         missing: list[str] = []
 
@@ -157,7 +157,7 @@ class Executor(JobExecutor):
 
     def record_done(self, key: str, outputs: Any) -> None:
         assert self.jobstore is not None
-        self.jobstore.put(done_key(key), json.dumps(outputs).encode())
+        reuse.record_done(self.jobstore, key, outputs)
 
     def log_path(self, record: JobRecord) -> str:
         """Where a job's uncaptured stdout/stderr go: the job store's log folder."""
@@ -246,7 +246,7 @@ class Executor(JobExecutor):
                 raise ConfigurationError("--restart needs the --jobstore of the run to finish")
             store = open_jobstore(self.jobstore_locator, create=False)
             ensure_restartable(store)
-            self._reusable = {key[len("done/") : -len(".json")] for key in store.list("done/")}
+            self._reusable = reuse.load_done(store)
             return store
         store = open_jobstore(self.jobstore_locator)
         ensure_unused(store)
@@ -264,6 +264,8 @@ class Executor(JobExecutor):
         )
 
     def _finish_record(self, leadership: Leadership) -> None:
+        if self.jobstore is not None:
+            self.jobstore.close()  # the done journal
         record = self.run_record
         record.counts = self.counts()
         record.failures = [
