@@ -39,6 +39,7 @@ from .runstate import Leadership, RunRecord, ensure_restartable, ensure_unused, 
 from .scheduler import Limits, Scheduler
 from .staging import Stager
 from .tools import ScheduledJob, scheduled
+from .workdirs import WorkDirs, use_workdirs
 
 _logger = logging.getLogger("cwltool")
 CLEAN_POLICIES = ("on-success", "always", "on-error", "never")
@@ -121,6 +122,7 @@ class Executor(JobExecutor):
         self.reused = 0
         self._state_changed = False
         self.stager = Stager(None, "")
+        self.workdirs: WorkDirs | None = None
         self._export_url: str | None = None
 
     # -- the seams the tools use -------------------------------------------------
@@ -158,6 +160,13 @@ class Executor(JobExecutor):
     def record_done(self, key: str, outputs: Any) -> None:
         assert self.jobstore is not None
         reuse.record_done(self.jobstore, key, outputs)
+
+    def discard(self, path: str) -> None:
+        """Remove a job's temporary or staging directory soon, off this thread."""
+        if self.workdirs is not None:
+            self.workdirs.discard(path)
+        else:
+            shutil.rmtree(path, True)
 
     def log_path(self, record: JobRecord) -> str:
         """Where a job's uncaptured stdout/stderr go: the job store's log folder."""
@@ -316,8 +325,10 @@ class Executor(JobExecutor):
             runtime_context.tmp_outdir_prefix = self.jobstore.workdir("out")
         if runtime_context.move_outputs == "move":
             # outputs recorded for --restart stay in the store until the run is over:
-            # a leader killed halfway through the export must find them there
-            runtime_context.move_outputs = "copy"
+            # a leader killed halfway through the export must find them there. So
+            # they are hard-linked into --outdir (copied across filesystems): patches.py
+            runtime_context.move_outputs = "link"  # type: ignore[assignment]
+            patches.link_roots = (os.path.realpath(self.jobstore.workdir("out")) + os.sep,)
         if runtime_context.tmpdir_prefix in (DEFAULT_TMP_PREFIX, "", None):
             runtime_context.tmpdir_prefix = self.jobstore.workdir("tmp")
         # validated here while it still knows its file:line, then detached from ruamel:
@@ -338,10 +349,14 @@ class Executor(JobExecutor):
         )
         remote = self.batch_system != "local" or self.use_worker_process
         self.scheduler = Scheduler(backend, self.limits, self.jobstore, store_records=remote)
+        # job directories made and removed off this thread (workdirs.py)
+        self.workdirs = WorkDirs()
+        runtime_context = use_workdirs(runtime_context, self.workdirs)
         try:
             return super().execute(process, job_order_object, runtime_context, logger)
         finally:
             backend.shutdown()
+            self.workdirs.close()
 
     def run_jobs(
         self,

@@ -1,13 +1,24 @@
-"""Drop-in replacements for cwltool internals that are quadratic in the number of jobs.
+"""Drop-in replacements for cwltool internals that are quadratic in the number of jobs,
+and one cheaper way to export final outputs.
 
-Each keeps cwltool's behaviour exactly (same results, same order) and changes only
-its cost; :func:`apply` installs them once. They exist because a 10,000-way scatter
-must not take 10,000² steps, and each names the cwltool function it replaces so
-that a cwltool upgrade can be checked against it.
+Each quadratic fix keeps cwltool's behaviour exactly (same results, same order) and
+changes only its cost; :func:`apply` installs them once. They exist because a
+10,000-way scatter must not take 10,000² steps, and each names the cwltool function
+it replaces so that a cwltool upgrade can be checked against it.
+
+:func:`relocate_outputs` wraps ``cwltool.executors.relocateOutputs`` to add the
+action ``"link"``: cwltool's ``"copy"``, with each file hard-linked where the
+filesystem allows (a copy otherwise). The executor asks for it instead of cwltool's
+default ``"move"``: the job store keeps every output a restart may reuse until the
+run is over, and a link costs one directory entry instead of a new file's bytes.
 """
 
 from __future__ import annotations
 
+import os
+import shutil
+import stat
+import types
 from collections.abc import Callable
 from typing import Any
 
@@ -29,6 +40,11 @@ def apply() -> None:
     for module in (cwltool.process, cwltool.command_line_tool, cwltool.workflow_job):
         module.uniquename = uniquename  # type: ignore[attr-defined]
     cwltool.workflow_job.parallel_steps = parallel_steps
+    import cwltool.executors
+
+    global _original_relocate
+    _original_relocate = cwltool.executors.relocateOutputs
+    cwltool.executors.relocateOutputs = relocate_outputs
     _applied = True
 
 
@@ -104,3 +120,55 @@ def parallel_steps(steps: list[Any], rc: Any, runtimeContext: Any) -> Any:
                 rc.receive_scatter_output(index, {}, "permanentFail")
         if not made_progress and rc.completed < rc.total:
             yield None
+
+
+_original_relocate: Callable[..., Any] | None = None
+
+
+#: only files under these directories (the job store's) are ever linked
+link_roots: tuple[str, ...] = ()
+
+
+def _link_or_copy2(src: str, dst: str, *, follow_symlinks: bool = True) -> str:
+    """shutil.copy2, as a hard link for a job store's own files: regular files under
+    :data:`link_roots` with no other name (never a user's file, nor one a tool linked)."""
+    target = os.path.join(dst, os.path.basename(src)) if os.path.isdir(dst) else dst
+    if link_roots and src.startswith(link_roots):
+        try:
+            info = os.lstat(src)
+            if stat.S_ISREG(info.st_mode) and info.st_nlink == 1:
+                os.link(src, target)
+                return target
+        except OSError:
+            pass  # another filesystem, no links allowed, target exists...: copy
+    return shutil.copy2(src, dst, follow_symlinks=follow_symlinks)  # type: ignore[no-any-return]
+
+
+def _linking_copytree(src: str, dst: str, **options: Any) -> str:
+    options.setdefault("copy_function", _link_or_copy2)
+    return shutil.copytree(src, dst, **options)
+
+
+#: what cwltool.process sees as ``shutil`` while it relocates with "link"
+_LINKING_SHUTIL = types.SimpleNamespace(
+    **{name: getattr(shutil, name) for name in dir(shutil) if not name.startswith("__")}
+)
+_LINKING_SHUTIL.copy2 = _link_or_copy2
+_LINKING_SHUTIL.copytree = _linking_copytree
+
+
+def relocate_outputs(
+    outputObj: Any, destination_path: str, source_directories: Any, action: str, *args: Any, **kwargs: Any
+) -> Any:
+    """cwltool.process.relocateOutputs, plus the action "link" (see the module doc)."""
+    assert _original_relocate is not None
+    if action != "link":
+        return _original_relocate(outputObj, destination_path, source_directories, action, *args, **kwargs)
+    import cwltool.process
+
+    saved = cwltool.process.shutil
+    cwltool.process.shutil = _LINKING_SHUTIL  # type: ignore[assignment]
+    try:
+        return _original_relocate(outputObj, destination_path, source_directories, "copy", *args, **kwargs)
+    finally:
+        cwltool.process.shutil = saved

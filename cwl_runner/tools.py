@@ -16,7 +16,6 @@ import math
 import os
 import re
 import shlex
-import shutil
 import signal
 import threading
 from collections.abc import Callable, MutableMapping
@@ -214,9 +213,10 @@ class ScheduledJob(JobBase):
             with lock:
                 self.output_callback(outputs, status)
         if runtimeContext.rm_tmpdir:
-            if self.stagedir is not None and os.path.exists(self.stagedir):
-                shutil.rmtree(self.stagedir, True)
-            shutil.rmtree(self.tmpdir, True)
+            executor = _executor(runtimeContext)
+            if self.stagedir is not None:
+                executor.discard(self.stagedir)  # often never made: nothing was staged
+            executor.discard(self.tmpdir)
         return status
 
 
