@@ -155,7 +155,8 @@ class ScheduledJob(JobBase):
         if name is None:
             return None
         path = os.path.join(self.base_path_logs, name)
-        os.makedirs(os.path.dirname(path), exist_ok=True)
+        if os.path.dirname(path) != self.outdir.rstrip(os.sep):  # the outdir exists: no look
+            os.makedirs(os.path.dirname(path), exist_ok=True)
         return path
 
     def finish(self, result: JobResult, runtimeContext: RuntimeContext) -> str:

@@ -26,12 +26,14 @@ from __future__ import annotations
 
 import os
 import shutil
+import stat
 import tempfile
 import threading
 import uuid
 from collections import deque
 
 from cwltool.context import RuntimeContext
+from cwltool.stdfsaccess import StdFsAccess
 
 
 class WorkDirs:
@@ -161,9 +163,59 @@ class RunnerRuntimeContext(RuntimeContext):
 
 
 def use_workdirs(runtime_context: RuntimeContext, workdirs: WorkDirs) -> RuntimeContext:
-    """A copy of ``runtime_context`` (and of every copy made of it) that uses ``workdirs``."""
+    """A copy of ``runtime_context`` (and of every copy made of it) that uses ``workdirs``,
+    and whose file system access resolves paths under the job directories cheaply."""
     context = runtime_context.copy()
     context.__class__ = RunnerRuntimeContext
     context.runner_workdirs = workdirs  # type: ignore[attr-defined]
+    roots = {
+        os.path.dirname(prefix)
+        for prefix in (context.tmp_outdir_prefix, context.tmpdir_prefix)
+        if prefix and os.path.isdir(os.path.dirname(prefix))
+    }
+    real = tuple(sorted(r for r in roots if os.path.realpath(r) == r))
+    if real:
+        base = context.make_fs_access
+        fast: type[StdFsAccess] = type(f"Fast{base.__name__}", (FastRealpath, base), {"real_roots": real})
+        context.make_fs_access = fast
     return context
+
+
+class FastRealpath(StdFsAccess):
+    """``realpath`` in one ``lstat`` per component below a directory known to be real.
+
+    cwltool resolves every job's three directories and every output it collects
+    with ``os.path.realpath``, which ``lstat``s each component of the path from
+    ``/``: seven or more calls for a path in the job store. Below one of
+    ``real_roots`` (the job store's work directories, which are no symbolic links and
+    whose own path is resolved once), only the components below it need a look.
+    Any symbolic link, relative part or other surprise falls back to
+    ``os.path.realpath``, so results are the same.
+    """
+
+    real_roots: tuple[str, ...] = ()
+
+    def realpath(self, path: str) -> str:
+        for root in self.real_roots:
+            if path.startswith(root) and path[len(root) : len(root) + 1] == os.sep:
+                rest = path[len(root) + 1 :]
+                if rest and os.path.normpath(path) == path and ".." not in rest.split(os.sep):
+                    return _real_below(root, rest, path)
+                break
+        return super().realpath(path)
+
+
+def _real_below(root: str, rest: str, path: str) -> str:
+    current = root
+    for part in rest.split(os.sep):
+        current = f"{current}{os.sep}{part}"
+        try:
+            if stat.S_ISLNK(os.lstat(current).st_mode):
+                return os.path.realpath(path)
+        except FileNotFoundError:
+            return path  # os.path.realpath keeps what does not exist as it is
+        except OSError:
+            return os.path.realpath(path)
+    return path
+
 

@@ -68,3 +68,27 @@ def test_a_users_file_returned_as_an_output_is_copied_not_linked(tmp_path):
     path = run.json()["out"]["path"]
     assert open(path).read() == "mine\n"
     assert os.stat(source).st_nlink == 1 and not os.path.samefile(path, source)
+
+
+def test_fast_realpath_agrees_with_os_realpath(tmp_path):
+    from cwl_runner.workdirs import FastRealpath
+
+    root = os.path.realpath(tmp_path)
+    fs = type("F", (FastRealpath,), {"real_roots": (root,)})("")
+    os.makedirs(f"{root}/a/b")
+    open(f"{root}/a/b/f", "w").close()
+    os.symlink(f"{root}/a/b", f"{root}/link")
+    os.symlink("b/f", f"{root}/a/rel")
+    for path in [
+        f"{root}/a/b/f",
+        f"{root}/a/b",
+        f"{root}/link/f",
+        f"{root}/a/rel",
+        f"{root}/missing/x",
+        f"{root}/a/../a/b",
+        f"{root}//a/b",
+        f"{root}/a/b/f/not-a-dir",
+        root,
+        "/usr/bin",
+    ]:
+        assert fs.realpath(path) == os.path.realpath(path), path
