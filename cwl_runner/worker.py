@@ -81,10 +81,23 @@ def execute(
         timed_out = True
         terminate(proc, record)
         code = proc.wait()
+    if record.log and not isinstance(log, int):  # we opened the record's log
+        _drop_if_empty(record.log)
     error = None
     if record.upload and not timed_out:
         error = upload_outputs(record)
     return JobResult(record.id, code, started, time.time(), timed_out=timed_out, error=error)
+
+
+def _drop_if_empty(path: str) -> None:
+    """Remove a job's log that nothing was written to: most jobs capture what they
+    print or print nothing, and an empty file per job is a directory entry to make
+    and to remove again with the store."""
+    try:
+        if os.stat(path).st_size == 0:
+            os.unlink(path)
+    except OSError:
+        pass
 
 
 def upload_outputs(record: JobRecord) -> str | None:

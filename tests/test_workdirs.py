@@ -92,3 +92,23 @@ def test_fast_realpath_agrees_with_os_realpath(tmp_path):
         "/usr/bin",
     ]:
         assert fs.realpath(path) == os.path.realpath(path), path
+
+
+def test_remove_tree_removes_everything_and_follows_no_link(tmp_path):
+    from cwl_runner.workdirs import remove_tree
+
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "keep").write_text("x")
+    root = tmp_path / "store"
+    for i in range(40):
+        job = root / "work" / "out" / f"d{i}"
+        job.mkdir(parents=True)
+        (job / "out.txt").write_text("x")
+        (root / "logs").mkdir(exist_ok=True)
+        (root / "logs" / f"{i}.log").write_text("")
+    (root / "work" / "out" / "link").symlink_to(outside)
+    (root / "run.json").write_text("{}")
+    remove_tree(str(root))
+    assert not root.exists()
+    assert (outside / "keep").read_text() == "x"

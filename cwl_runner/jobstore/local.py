@@ -120,5 +120,7 @@ class LocalJobStore(JobStore):
         return str(path) + os.sep
 
     def destroy(self) -> None:
+        from ..workdirs import remove_tree
+
         self.close()
-        shutil.rmtree(self.root, ignore_errors=True)
+        remove_tree(str(self.root))
