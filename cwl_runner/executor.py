@@ -347,7 +347,7 @@ class Executor(JobExecutor):
             slurm_arrays=self.slurm_arrays,
             slurm_batch_size=self.slurm_batch_size,
         )
-        remote = self.batch_system != "local" or self.use_worker_process
+        remote = self.batch_system not in ("local", "noop") or self.use_worker_process
         self.scheduler = Scheduler(backend, self.limits, self.jobstore, store_records=remote)
         # job directories made and removed off this thread (workdirs.py)
         self.workdirs = WorkDirs()

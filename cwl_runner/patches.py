@@ -45,6 +45,12 @@ def apply() -> None:
     global _original_relocate
     _original_relocate = cwltool.executors.relocateOutputs
     cwltool.executors.relocateOutputs = relocate_outputs
+    import copy
+
+    from ruamel.yaml.comments import CommentedMap, CommentedSeq
+
+    copy._deepcopy_dispatch[CommentedMap] = _copy_commented_map  # type: ignore[attr-defined]
+    copy._deepcopy_dispatch[CommentedSeq] = _copy_commented_seq  # type: ignore[attr-defined]
     _applied = True
 
 
@@ -172,3 +178,59 @@ def relocate_outputs(
         return _original_relocate(outputObj, destination_path, source_directories, "copy", *args, **kwargs)
     finally:
         cwltool.process.shutil = saved
+
+
+# -- deep copies of ruamel's commented containers ---------------------------------------
+# cwltool deep-copies every job's command-line bindings (a CommentedSeq of CommentedMaps)
+# in Process._init_job. ruamel's __deepcopy__ copies each container's YAML attributes
+# (line/column table, comments, format) through a generic deep copy, and
+# CommentedSeq.__deepcopy__ does so once per *element*. These copiers give the same
+# result — same class, items deep-copied through the memo, attributes copied once and
+# independent of the original's — at a fraction of the cost.
+
+_YAML_ATTRS = ("_yaml_comment", "_yaml_format", "_yaml_line_col", "_yaml_anchor", "_yaml_tag", "_yaml_merge")
+
+
+_MISSING = object()
+
+
+def _copy_yaml_attrs(source: Any, target: Any) -> None:
+    import copy
+
+    from ruamel.yaml.comments import LineCol
+
+    for name in _YAML_ATTRS:
+        value = getattr(source, name, _MISSING)  # some live in __slots__
+        if value is _MISSING:
+            continue
+        if type(value) is LineCol:
+            lc = LineCol.__new__(LineCol)
+            lc.__dict__.update(value.__dict__)
+            if value.data is not None:
+                lc.data = {k: list(v) if type(v) is list else copy.deepcopy(v) for k, v in value.data.items()}
+            setattr(target, name, lc)
+        else:
+            setattr(target, name, copy.deepcopy(value))
+
+
+def _copy_commented_map(obj: Any, memo: dict[int, Any]) -> Any:
+    import copy
+
+    result = obj.__class__()
+    memo[id(obj)] = result
+    get = dict.__getitem__
+    for key in obj:
+        result[key] = copy.deepcopy(get(obj, key), memo)
+    _copy_yaml_attrs(obj, result)
+    return result
+
+
+def _copy_commented_seq(obj: Any, memo: dict[int, Any]) -> Any:
+    import copy
+
+    result = obj.__class__()
+    memo[id(obj)] = result
+    for item in obj:
+        result.append(copy.deepcopy(item, memo))
+    _copy_yaml_attrs(obj, result)
+    return result
