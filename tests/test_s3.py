@@ -14,25 +14,9 @@ import uuid
 from pathlib import Path
 
 import pytest
-from conftest import DATA, ROOT, runner_cwl
-
-sys.path.insert(0, str(ROOT / "scripts"))
-from s3server import S3Server  # noqa: E402
+from conftest import DATA, run_s3, runner_cwl
 
 S3DATA = DATA / "s3"
-
-
-@pytest.fixture(scope="session")
-def s3(tmp_path_factory):
-    server = S3Server(log=str(tmp_path_factory.mktemp("s3") / "server.log"))
-    server.make_bucket("runs")
-    server.make_bucket("data")
-    yield server
-    server.stop()
-
-
-def run_s3(s3, *args, **kwargs):
-    return runner_cwl(*args, env={**s3.env, **kwargs.pop("env", {})}, **kwargs)
 
 
 def keys(s3, bucket: str, prefix: str = "") -> dict[str, bytes]:
