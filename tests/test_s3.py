@@ -372,3 +372,24 @@ def test_an_object_store_that_keeps_failing_is_one_clear_line(s3, tmp_path):
     assert run.returncode == 1
     no_traceback(run)
     assert "SlowDown" in run.stderr or "503" in run.stderr, run.stderr
+
+
+def test_final_outputs_are_linked_not_copied(tmp_path):
+    """On a local job store, --outdir shares the output's bytes with the store (one inode)."""
+    store = tmp_path / "store"
+    run = runner_cwl(
+        "--keep-jobstore",
+        "--jobstore",
+        str(store),
+        "--outdir",
+        str(tmp_path / "out"),
+        str(S3DATA / "make-wf.cwl"),
+        "--mib",
+        "32",
+    )
+    assert run.returncode == 0, run.stderr
+    exported = tmp_path / "out" / "big.bin"
+    assert exported.stat().st_size == 32 * 2**20
+    in_store = [p for p in store.rglob("big.bin") if p.stat().st_ino == exported.stat().st_ino]
+    assert in_store, "the exported file is a copy, not the store's file"
+    assert exported.stat().st_nlink == 2
