@@ -433,7 +433,7 @@ def render_html(doc: dict[str, Any], run: dict[str, Any] | None = None) -> str:
 
 def _json_for_script(doc: dict[str, Any]) -> str:
     data = {k: v for k, v in doc.items() if k != "jobs"}
-    return json.dumps(data).replace("</", "<\\/")
+    return json.dumps(data).replace("<", "\\u003c")
 
 
 def write_html(doc: dict[str, Any], path: str) -> None:

@@ -53,6 +53,7 @@ def execute(
         if record.stderr:
             stderr = open(record.stderr, "wb")
             files.append(stderr)
+        inherited = measure.own_rss()
         proc = subprocess.Popen(
             record.argv,
             stdin=stdin,
@@ -97,9 +98,7 @@ def execute(
     if usage is not None:
         result.cpu_user = round(usage.ru_utime, 3)
         result.cpu_system = round(usage.ru_stime, 3)
-        result.peak_rss = max(usage.ru_maxrss * 1024, tree_peak)  # ru_maxrss: KiB on Linux
-    else:
-        result.peak_rss = tree_peak
+    result.peak_rss = measure.peak_memory(usage, tree_peak, inherited)
     _log_footer(record, result)
     return result
 
