@@ -490,10 +490,12 @@ class Executor(JobExecutor):
             lines.append("  command: " + " ".join(first.record.argv))
             log = first.record.stderr or first.record.log
             if log and os.path.exists(log):
-                tail = _tail(log, 10)
+                tail = [line for line in _tail(log, 12) if not line.startswith("# ")][-10:]
                 if tail:
                     lines.append(f"  last lines of {log}:")
                     lines.extend("    " + line for line in tail)
+            if first.record.log and first.record.log != log:
+                lines.append(f"  job log: {first.record.log}")
         if len(real) > 1:
             lines.append(
                 f"  (and {len(real) - 1} more: "
