@@ -30,7 +30,7 @@ from cwltool.utils import DEFAULT_TMP_PREFIX, visit_class
 from cwltool.workflow_job import WorkflowJob
 from schema_salad.ref_resolver import uri_file_path
 
-from . import patches, preflight
+from . import patches, preflight, remote
 from . import progress as display
 from . import report as run_report
 from .backends import make_backend
@@ -41,6 +41,7 @@ from .jobstore import JobStore, open_jobstore
 from .reuse import done_key
 from .runstate import Leadership, RunRecord, ensure_restartable, ensure_unused, read_run
 from .scheduler import Limits, Scheduler
+from .staging import Stager
 from .tools import ScheduledJob, scheduled
 
 _logger = logging.getLogger("cwltool")
@@ -134,6 +135,8 @@ class Executor(JobExecutor):
         self.progress_mode = progress
         self.events = RunEvents()
         self._progress: display.Display = display.make("none", self.events, self._usage)
+        self.stager = Stager(None, "")
+        self._export_url: str | None = None
 
     # -- the seams the tools use -------------------------------------------------
     def next_job_id(self) -> str:
@@ -155,6 +158,9 @@ class Executor(JobExecutor):
             location = obj.get("location", "")
             if isinstance(location, str) and location.startswith("file://"):
                 if not os.path.exists(uri_file_path(location)):
+                    missing.append(location)
+            elif isinstance(location, str) and location.startswith("s3://") and obj.get("class") == "File":
+                if remote.s3_head(location) is None:
                     missing.append(location)
 
         visit_class(outputs, ("File", "Directory"), check)
@@ -216,6 +222,12 @@ class Executor(JobExecutor):
     ) -> tuple[CWLObjectType | None, str]:
         self.failures = []
         self._stopping = False
+        self._export_url = None
+        if isinstance(runtime_context.outdir, str) and runtime_context.outdir.startswith("s3://"):
+            # cwltool can only relocate to a local directory: we export to S3 ourselves
+            self._export_url = runtime_context.outdir.rstrip("/") + "/"
+            runtime_context = runtime_context.copy()
+            runtime_context.outdir = None
         if not runtime_context.validate_only:
             preflight.check_inputs(job_order_object)
             preflight.check(process, runtime_context)
@@ -228,6 +240,8 @@ class Executor(JobExecutor):
             self._leadership = leadership
             self._start_watching(quiet=runtime_context.validate_only)
             output, status = self._execute_in_store(process, job_order_object, runtime_context, logger)
+            if output is not None and self._export_url is not None:
+                export_to_s3(output, self._export_url)
         except BaseException as err:
             self.run_record.status = "interrupted" if isinstance(err, KeyboardInterrupt) else "permanentFail"
             self._stop_watching(self.run_record.status, logger)
@@ -274,7 +288,7 @@ class Executor(JobExecutor):
         try:
             self.events.save(self.jobstore, force=True)
             run_report.after_run(self.events.to_dict(), self.report_path, self.stats, logger)
-        except OSError as err:
+        except Exception as err:  # the run's own outcome matters more than its report
             logger.error("could not write the run report: %s", err)
 
     def _usage(self) -> display.Usage:
@@ -376,6 +390,9 @@ class Executor(JobExecutor):
         if self.log_dir:
             self._log_dir = os.path.abspath(self.log_dir)
             os.makedirs(self._log_dir, exist_ok=True)
+        self.stager = Stager(self.jobstore, self.jobstore.workdir("cache"))
+        runtime_context.path_mapper = self.stager.path_mapper()
+        runtime_context.make_fs_access = self.stager.fs_access()
         backend = make_backend(
             self.batch_system,
             self.jobstore,
@@ -427,6 +444,9 @@ class Executor(JobExecutor):
                 if self._stopping:
                     scheduler.cancel_all()
                 self._wait()
+            if self.final_output and self.final_output[0] is not None and self._export_url is None:
+                # cwltool relocates local files into --outdir: fetch what is remote first
+                self.stager.localize(self.final_output[0])
         except BaseException:
             self._stop()
             while scheduler.busy():
@@ -504,6 +524,14 @@ class Executor(JobExecutor):
                 + ")"
             )
         logger.error("\n".join(lines))
+
+
+def export_to_s3(output: Any, dest: str) -> None:
+    """Copy the final outputs under the s3:// prefix ``dest`` (server-side for what
+    is already in S3) and point the output object at the copies."""
+    from .export import export_to_s3 as export
+
+    export(output, dest)
 
 
 def _tail(path: str, count: int) -> list[str]:

@@ -70,7 +70,7 @@ def execute(
             handle.close()
         what = err.strerror or str(err)
         result = JobResult(record.id, 127, started, time.time(), error=f"{record.argv[0]}: {what}")
-        _log_footer(record, result)
+        _log_footer(record, result, f"could not start: {result.error}")
         return result
     for handle in files:
         handle.close()
@@ -95,18 +95,19 @@ def execute(
             timer.cancel()
         tree_peak = measure.SAMPLER.forget(sampler)
     result = JobResult(record.id, code, started, time.time(), timed_out=timed_out.is_set())
+    if record.upload and not result.timed_out:
+        result.error = upload_outputs(record)
     if usage is not None:
         result.cpu_user = round(usage.ru_utime, 3)
         result.cpu_system = round(usage.ru_stime, 3)
     result.peak_rss = measure.peak_memory(usage, tree_peak, inherited)
-    _log_footer(record, result)
+    reason = exit_reason(result, record.timelimit)
+    _log_footer(record, result, f"{reason}; {result.error}" if result.error else reason)
     return result
 
 
 def exit_reason(result: JobResult, timelimit: int | None = None) -> str:
-    """How a job ended, in a few words."""
-    if result.error:
-        return f"could not start: {result.error}"
+    """How a job's process ended, in a few words."""
     if result.timed_out:
         return f"stopped: time limit of {timelimit or '?'} s exceeded"
     if result.exit_code < 0:
@@ -133,17 +134,29 @@ def _log_header(record: JobRecord, started: float) -> None:
         handle.write("\n".join(lines) + "\n")
 
 
-def _log_footer(record: JobRecord, result: JobResult) -> None:
+def _log_footer(record: JobRecord, result: JobResult, reason: str) -> None:
     if not record.log:
         return
     try:
         with open(record.log, "a") as handle:
             handle.write(
-                f"# ended after {result.ended - result.started:.2f} s: {exit_reason(result, record.timelimit)}"
+                f"# ended after {result.ended - result.started:.2f} s: {reason}"
                 f" (cpu {result.cpu_user + result.cpu_system:.2f} s, peak memory {result.peak_rss / 2**20:.1f} MiB)\n"
             )
     except OSError:
         pass
+
+
+def upload_outputs(record: JobRecord) -> str | None:
+    """Put the job's output directory into the job store; the error, if any."""
+    from .remote import RemoteError, upload_tree
+
+    assert record.upload is not None
+    try:
+        upload_tree(record.outdir, record.upload)
+    except (RemoteError, OSError) as err:
+        return f"uploading the outputs to {record.upload}: {err}"
+    return None
 
 
 def _load_prctl() -> Callable[..., int] | None:

@@ -76,10 +76,9 @@ def open_in_chromium(page: Path, screenshot: str) -> str:
 
 # -- measurements -----------------------------------------------------------------------
 def test_worker_measures_cpu_and_peak_memory(tmp_path):
-    script = "a = bytearray(150 * 2**20)\nimport time\nt = time.process_time()\nwhile time.process_time() - t < 0.4: pass"
-    record = JobRecord(
-        id="1", name="hog", argv=[sys.executable, "-c", script], env=dict(os.environ), cwd=str(tmp_path)
-    )
+    script = "a = bytearray(150 * 2**20)\nimport time\nt = time.process_time()\n"
+    script += "while time.process_time() - t < 0.4:\n    pass"
+    record = JobRecord(id="1", name="hog", argv=[sys.executable, "-c", script], env=dict(os.environ), cwd=str(tmp_path))
     result = execute(record)
     assert result.exit_code == 0
     assert result.cpu_user + result.cpu_system >= 0.35
