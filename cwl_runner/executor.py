@@ -30,7 +30,7 @@ from cwltool.utils import DEFAULT_TMP_PREFIX, visit_class
 from cwltool.workflow_job import WorkflowJob
 from schema_salad.ref_resolver import uri_file_path
 
-from . import patches, preflight
+from . import patches, preflight, provenance
 from .backends import make_backend
 from .errors import ConfigurationError, RunnerError
 from .job import JobRecord, JobResult
@@ -333,6 +333,7 @@ class Executor(JobExecutor):
     ) -> None:
         scheduler = self.scheduler
         assert scheduler is not None
+        provenance.start_tool(process, runtime_context)
         jobiter = process.job(job_order_object, self.output_callback, runtime_context)
         try:
             for job in jobiter:
@@ -350,7 +351,7 @@ class Executor(JobExecutor):
                     return
                 if isinstance(job, JobBase) and runtime_context.builder is not None:
                     job.builder = runtime_context.builder
-                self._start(job, runtime_context)
+                self._start(job, provenance.job_context(process, job, job_order_object, runtime_context))
                 if self._stopping:
                     break
                 scheduler.wait(0)
