@@ -35,6 +35,9 @@ class JobRecord:
     log: str | None = None
     outdir: str = ""
     tmpdir: str = ""
+    #: where the worker uploads the job's output directory when it ends (an S3
+    #: job store's ``files/JOB_ID/``); None when outputs stay where they are
+    upload: str | None = None
 
     def to_json(self) -> bytes:
         return json.dumps(asdict(self), separators=(",", ":")).encode()

@@ -73,7 +73,22 @@ def execute(
         timed_out = True
         terminate(proc, record)
         code = proc.wait()
-    return JobResult(record.id, code, started, time.time(), timed_out=timed_out)
+    error = None
+    if record.upload and not timed_out:
+        error = upload_outputs(record)
+    return JobResult(record.id, code, started, time.time(), timed_out=timed_out, error=error)
+
+
+def upload_outputs(record: JobRecord) -> str | None:
+    """Put the job's output directory into the job store; the error, if any."""
+    from .remote import RemoteError, upload_tree
+
+    assert record.upload is not None
+    try:
+        upload_tree(record.outdir, record.upload)
+    except (RemoteError, OSError) as err:
+        return f"uploading the outputs to {record.upload}: {err}"
+    return None
 
 
 def _load_prctl() -> Callable[..., int] | None:
