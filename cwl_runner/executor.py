@@ -323,6 +323,9 @@ class Executor(JobExecutor):
         job_order_object = preflight.validate_inputs(process, job_order_object, runtime_context)
         self._log_dir = self.jobstore.workdir("logs")
         self.stager = Stager(self.jobstore, self.jobstore.workdir("cache"))
+        # final outputs in the store are hard-linked into --outdir, not copied
+        patches.LINKABLE_ROOTS.add(os.path.realpath(self.jobstore.workdir("out")))
+        patches.LINKABLE_ROOTS.add(os.path.realpath(self.jobstore.workdir("cache")))
         runtime_context.path_mapper = self.stager.path_mapper()
         runtime_context.make_fs_access = self.stager.fs_access()
         backend = make_backend(

@@ -5,6 +5,7 @@
 #   SKIP_CONFORMANCE=1 bash scripts/test.sh
 #   CONFORMANCE_ARGS="--suite v1.2" bash scripts/test.sh
 #   SKIP_SLURM=1 bash scripts/test.sh   # no conformance run through the one-node Slurm cluster
+#   SKIP_S3=1 bash scripts/test.sh      # no conformance run with S3 job stores
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -60,6 +61,11 @@ if [ -z "${SKIP_CONFORMANCE:-}" ]; then
   step "Conformance ratchet"
   # shellcheck disable=SC2086
   "$VENV/bin/python" conformance/run.py --check-baseline ${CONFORMANCE_ARGS:-}
+
+  if [ -z "${SKIP_S3:-}" ]; then
+    step "Conformance ratchet with S3 job stores on a local S3 server (v1.2 required tests)"
+    "$VENV/bin/python" conformance/run.py --suite v1.2 --tags required --s3 --check-baseline
+  fi
 
   if [ -z "${SKIP_SLURM:-}" ]; then
     step "Conformance ratchet through Slurm (v1.2 required tests)"
