@@ -30,7 +30,7 @@ from cwltool.utils import DEFAULT_TMP_PREFIX, visit_class
 from cwltool.workflow_job import WorkflowJob
 from schema_salad.ref_resolver import uri_file_path
 
-from . import patches, preflight, remote
+from . import patches, preflight, provenance, remote
 from . import progress as display
 from . import report as run_report
 from .backends import make_backend
@@ -422,6 +422,7 @@ class Executor(JobExecutor):
     ) -> None:
         scheduler = self.scheduler
         assert scheduler is not None
+        provenance.start_tool(process, runtime_context)
         jobiter = process.job(job_order_object, self.output_callback, runtime_context)
         try:
             for job in jobiter:
@@ -439,7 +440,7 @@ class Executor(JobExecutor):
                     return
                 if isinstance(job, JobBase) and runtime_context.builder is not None:
                     job.builder = runtime_context.builder
-                self._start(job, runtime_context)
+                self._start(job, provenance.job_context(process, job, job_order_object, runtime_context))
                 if self._stopping:
                     break
                 scheduler.wait(0)

@@ -17,7 +17,10 @@ step() { printf '\n== %s\n' "$*" >&2; }
 step "Python environment ($VENV)"
 [ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"
 "$VENV/bin/python" -m pip install -q --upgrade pip 2>&1 | grep -v '^WARNING' || true
-"$VENV/bin/python" -m pip install -q -e ".[test]" 2>&1 | grep -v '^WARNING' || true
+"$VENV/bin/python" -m pip install -q -e ".[test,docs]" 2>&1 | grep -v '^WARNING' || true
+# runcrate (CWLProv -> Workflow Run RO-Crate, for tests/test_provenance.py) pins an older
+# cwl-utils than cwltool needs; its other dependencies come with the test extras
+"$VENV/bin/python" -m pip install -q --no-deps "runcrate==0.6.2" 2>&1 | grep -v '^WARNING' || true
 "$VENV/bin/python" -c "import cwl_runner, cwltest" # fails loudly if the install did
 export PATH="$VENV/bin:$PATH"
 
@@ -56,6 +59,9 @@ fi
 step "Lint"
 "$VENV/bin/ruff" check cwl_runner tests conformance benchmarks
 "$VENV/bin/mypy" cwl_runner
+
+step "Docs (user guide: build with mkdocs --strict, check links)"
+VENV="$VENV" bash scripts/docs.sh
 
 step "pytest"
 "$VENV/bin/python" -m pytest -q -p no:cacheprovider
