@@ -1,24 +1,14 @@
-"""Drop-in replacements for cwltool internals that are quadratic in the number of jobs,
-and one cheaper way to export final outputs.
+"""Drop-in replacements for cwltool internals that are quadratic in the number of jobs
+(or needlessly slow per job).
 
-Each quadratic fix keeps cwltool's behaviour exactly (same results, same order) and
-changes only its cost; :func:`apply` installs them once. They exist because a
-10,000-way scatter must not take 10,000² steps, and each names the cwltool function
-it replaces so that a cwltool upgrade can be checked against it.
-
-:func:`relocate_outputs` wraps ``cwltool.executors.relocateOutputs`` to add the
-action ``"link"``: cwltool's ``"copy"``, with each file hard-linked where the
-filesystem allows (a copy otherwise). The executor asks for it instead of cwltool's
-default ``"move"``: the job store keeps every output a restart may reuse until the
-run is over, and a link costs one directory entry instead of a new file's bytes.
+Each keeps cwltool's behaviour exactly (same results, same order) and changes only
+its cost; :func:`apply` installs them once. They exist because a 10,000-way scatter
+must not take 10,000² steps, and each names the cwltool function it replaces so
+that a cwltool upgrade can be checked against it.
 """
 
 from __future__ import annotations
 
-import os
-import shutil
-import stat
-import types
 from collections.abc import Callable
 from typing import Any
 
@@ -40,11 +30,7 @@ def apply() -> None:
     for module in (cwltool.process, cwltool.command_line_tool, cwltool.workflow_job):
         module.uniquename = uniquename  # type: ignore[attr-defined]
     cwltool.workflow_job.parallel_steps = parallel_steps
-    import cwltool.executors
-
-    global _original_relocate
-    _original_relocate = cwltool.executors.relocateOutputs
-    cwltool.executors.relocateOutputs = relocate_outputs
+    cwltool.process.shutil = _RelocatingShutil()  # type: ignore[assignment]
     import copy
 
     from ruamel.yaml.comments import CommentedMap, CommentedSeq
@@ -128,56 +114,40 @@ def parallel_steps(steps: list[Any], rc: Any, runtimeContext: Any) -> Any:
             yield None
 
 
-_original_relocate: Callable[..., Any] | None = None
+#: job stores whose files final outputs may share (hard links) instead of copying
+LINKABLE_ROOTS: set[str] = set()
 
 
-#: only files under these directories (the job store's) are ever linked
-link_roots: tuple[str, ...] = ()
+def _link_or_copy2(src: str, dst: str) -> Any:
+    """shutil.copy2 for cwltool's output relocation: a hard link when the file is in a
+    job store on the same filesystem (the store's copy and --outdir's then share the
+    bytes: no copy, and --restart still finds it), else a copy as before."""
+    import os
+    import shutil
 
-
-def _link_or_copy2(src: str, dst: str, *, follow_symlinks: bool = True) -> str:
-    """shutil.copy2, as a hard link for a job store's own files: regular files under
-    :data:`link_roots` with no other name (never a user's file, nor one a tool linked)."""
-    target = os.path.join(dst, os.path.basename(src)) if os.path.isdir(dst) else dst
-    if link_roots and src.startswith(link_roots):
+    real = os.path.realpath(src)
+    if any(real.startswith(root) for root in LINKABLE_ROOTS):
         try:
-            info = os.lstat(src)
-            if stat.S_ISREG(info.st_mode) and info.st_nlink == 1:
-                os.link(src, target)
-                return target
+            if os.path.lexists(dst) and os.path.isdir(dst):
+                dst = os.path.join(dst, os.path.basename(src))
+            os.link(real, dst)
+            return dst
         except OSError:
-            pass  # another filesystem, no links allowed, target exists...: copy
-    return shutil.copy2(src, dst, follow_symlinks=follow_symlinks)  # type: ignore[no-any-return]
+            pass
+    return shutil.copy2(src, dst)
 
 
-def _linking_copytree(src: str, dst: str, **options: Any) -> str:
-    options.setdefault("copy_function", _link_or_copy2)
-    return shutil.copytree(src, dst, **options)
+class _RelocatingShutil:
+    """What ``cwltool.process`` sees as ``shutil``: the real module, except that
+    ``copy2`` (used there only by ``relocateOutputs`` for files) may hard-link.
+    Writable staging uses ``shutil.copy``/``copytree`` and still copies."""
 
+    copy2 = staticmethod(_link_or_copy2)
 
-#: what cwltool.process sees as ``shutil`` while it relocates with "link"
-_LINKING_SHUTIL = types.SimpleNamespace(
-    **{name: getattr(shutil, name) for name in dir(shutil) if not name.startswith("__")}
-)
-_LINKING_SHUTIL.copy2 = _link_or_copy2
-_LINKING_SHUTIL.copytree = _linking_copytree
+    def __getattr__(self, name: str) -> Any:
+        import shutil
 
-
-def relocate_outputs(
-    outputObj: Any, destination_path: str, source_directories: Any, action: str, *args: Any, **kwargs: Any
-) -> Any:
-    """cwltool.process.relocateOutputs, plus the action "link" (see the module doc)."""
-    assert _original_relocate is not None
-    if action != "link":
-        return _original_relocate(outputObj, destination_path, source_directories, action, *args, **kwargs)
-    import cwltool.process
-
-    saved = cwltool.process.shutil
-    cwltool.process.shutil = _LINKING_SHUTIL  # type: ignore[assignment]
-    try:
-        return _original_relocate(outputObj, destination_path, source_directories, "copy", *args, **kwargs)
-    finally:
-        cwltool.process.shutil = saved
+        return getattr(shutil, name)
 
 
 # -- deep copies of ruamel's commented containers ---------------------------------------

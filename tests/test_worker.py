@@ -85,18 +85,3 @@ def test_workflow_through_worker_processes(run_cwl, tmp_path):
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "o/out.txt").read_text() == "via worker\n"
     assert list((store / "jobs").iterdir()) and list((store / "results").iterdir())
-
-
-def test_a_log_nothing_was_written_to_is_removed_and_one_with_output_kept(tmp_path):
-    quiet = JobRecord(id="1", name="q", argv=["true"], env={}, cwd=str(tmp_path), log=str(tmp_path / "q.log"))
-    loud = JobRecord(
-        id="2",
-        name="l",
-        argv=["sh", "-c", "echo oops >&2"],
-        env={"PATH": "/usr/bin:/bin"},
-        cwd=str(tmp_path),
-        log=str(tmp_path / "l.log"),
-    )
-    assert execute(quiet).exit_code == 0 and execute(loud).exit_code == 0
-    assert not (tmp_path / "q.log").exists()
-    assert (tmp_path / "l.log").read_text() == "oops\n"
