@@ -6,8 +6,8 @@
   gets.
 - ``run.json``: what is being run, and the job counts; rewritten (write-then-rename)
   at start, at most once a second while jobs end, and at the end.
-- ``done/KEY.json``: the outputs of every job that succeeded, by content key
-  (``reuse.py``): what ``--restart`` skips.
+- ``done/journal.jsonl`` (``done/KEY.json`` on S3): the outputs of every job that
+  succeeded, by content key (``reuse.py``): what ``--restart`` skips.
 
 cwltool's content-addressed cache (``--cachedir``) is not used for this: it holds a
 blocking file lock per job from submission to completion, so a second job with the
