@@ -43,6 +43,26 @@ def positive_float(text: str) -> float:
     return value
 
 
+def non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more: {text!r}")
+    return value
+
+
+def fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0.0 <= value < 1.0:
+        raise argparse.ArgumentTypeError(f"give a fraction of jobs, 0 <= RATE < 1: {text!r}")
+    return value
+
+
 SUBCOMMANDS = ("status", "clean", "kill")
 
 
@@ -85,8 +105,8 @@ def build_parser() -> argparse.ArgumentParser:
     group.add_argument(
         "--clean",
         choices=["on-success", "always", "on-error", "never"],
-        default="on-success",
-        help="when to delete the job store at the end (default: on-success)",
+        default=None,
+        help="when to delete the job store at the end (default: on-success; never with --detach)",
     )
     group.add_argument(
         "--max-cores", type=positive_float, metavar="N", help="cores jobs may use at once (default: this machine's)"
@@ -130,6 +150,45 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="run each local job through the worker entry point (as a cluster node would)",
     )
+    group.add_argument(
+        "--retry-count",
+        type=non_negative_int,
+        default=0,
+        metavar="N",
+        help="run a job whose command fails (or times out) up to N more times (default 0; "
+        "temporaryFailCodes are retried at least once, permanentFailCodes never)",
+    )
+    group.add_argument(
+        "--max-system-retries",
+        type=non_negative_int,
+        default=2,
+        metavar="N",
+        help="run a job again up to N times, with backoff, when it fails through no fault of its own: "
+        "worker lost, killed by a signal, node failure (default 2)",
+    )
+    group.add_argument(
+        "--enforce-memory",
+        action="store_true",
+        help="run each local non-container job in a memory cgroup limited to its ramMin; one that "
+        "exceeds it is retried once with twice the memory",
+    )
+    group.add_argument(
+        "--inject-faults",
+        type=fraction,
+        default=0.0,
+        metavar="RATE",
+        help="SIGKILL this fraction of jobs at a random moment of their run (they are retried as "
+        "system failures): check that a run survives lost jobs",
+    )
+    group.add_argument(
+        "--inject-faults-seed", type=int, metavar="N", help="seed for --inject-faults (same seed, same jobs)"
+    )
+    group.add_argument(
+        "--detach",
+        action="store_true",
+        help="run the leader in the background and return at once; prints the job store to use with "
+        "'runner-cwl status' and 'runner-cwl kill' (the job store is kept unless --clean says otherwise)",
+    )
     return parser
 
 
@@ -161,8 +220,13 @@ def make_executor(args: argparse.Namespace):  # type: ignore[no-untyped-def]
         slurm_args=args.slurm_args,
         slurm_arrays=args.slurm_arrays,
         slurm_batch_size=args.slurm_batch_size,
-        clean=args.clean,
+        clean=args.clean or ("never" if args.detach else "on-success"),
         restart=args.restart,
+        retry_count=args.retry_count,
+        max_system_retries=args.max_system_retries,
+        inject_faults=args.inject_faults,
+        inject_faults_seed=args.inject_faults_seed,
+        enforce_memory=args.enforce_memory,
     )
 
 

@@ -9,7 +9,7 @@ another node runs the same record from the job store
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 
 @dataclass
@@ -35,9 +35,28 @@ class JobRecord:
     log: str | None = None
     outdir: str = ""
     tmpdir: str = ""
+    #: the tool's exit codes (CWL successCodes, temporaryFailCodes, permanentFailCodes)
+    success_codes: list[int] = field(default_factory=list)
+    temporary_fail_codes: list[int] = field(default_factory=list)
+    permanent_fail_codes: list[int] = field(default_factory=list)
+    #: 1 for the first run of a job, then one more for each retry (retry.py)
+    attempt: int = 1
+    #: how many of the retries so far were for memory (each doubled ``ram``)
+    memory_retries: int = 0
+    #: run in a memory cgroup limited to ``ram`` (--enforce-memory)
+    enforce_memory: bool = False
+    #: --inject-faults: SIGKILL the job this many seconds after it starts
+    fault_after: float | None = None
+    #: placeholder -> secret value (cwltool's Secrets hint). argv and env hold the
+    #: placeholders; the worker substitutes them just before it starts the command.
+    #: Never serialised: a worker in another process gets them through its
+    #: environment (``SECRETS_ENV``), never through the job store.
+    secrets: dict[str, str] = field(default_factory=dict, repr=False)
 
     def to_json(self) -> bytes:
-        return json.dumps(asdict(self), separators=(",", ":")).encode()
+        data = asdict(self)
+        del data["secrets"]
+        return json.dumps(data, separators=(",", ":")).encode()
 
     @classmethod
     def from_json(cls, data: bytes | str) -> JobRecord:
@@ -56,6 +75,15 @@ class JobResult:
     error: str | None = None
     #: set when the job was stopped for exceeding its time limit
     timed_out: bool = False
+    #: what the place that saw the failure knows of its class: "system" (the job
+    #: could not run: worker lost, node failure, ...), "memory" (killed for
+    #: exceeding its memory), "task" (the command itself is at fault); None: judge
+    #: by the exit code (retry.classify)
+    failure: str | None = None
+    #: the job was killed by --inject-faults
+    injected: bool = False
+    #: which attempt this was (set by the scheduler on the attempt it reports)
+    attempt: int = 1
 
     def to_json(self) -> bytes:
         return json.dumps(asdict(self), separators=(",", ":")).encode()
@@ -63,6 +91,10 @@ class JobResult:
     @classmethod
     def from_json(cls, data: bytes | str) -> JobResult:
         return cls(**json.loads(data))
+
+
+#: the environment variable that carries a worker process's secrets (JSON)
+SECRETS_ENV = "RUNNER_CWL_SECRETS"
 
 
 def record_key(job_id: str) -> str:

@@ -45,6 +45,10 @@ class RunRecord:
     updated: float = 0.0
     counts: dict[str, int] = field(default_factory=dict)
     failures: list[dict[str, Any]] = field(default_factory=list)
+    #: retried attempts by failure class (retry.py), and --inject-faults kills
+    retries: dict[str, int] = field(default_factory=dict)
+    faults_injected: int = 0
+    succeeded_after_retry: int = 0
 
 
 def read_run(store: JobStore) -> RunRecord | None:

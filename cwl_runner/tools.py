@@ -122,9 +122,12 @@ class ScheduledJob(JobBase):
             stdin_path = rmap[1]
         stdout_path = self._log_path(self.stdout)
         stderr_path = self._log_path(self.stderr)
+        secrets: dict[str, str] = {}
         if runtimeContext.secret_store is not None:
-            commands = runtimeContext.secret_store.retrieve(commands)  # type: ignore[assignment,arg-type]
-            env = runtimeContext.secret_store.retrieve(env)  # type: ignore[assignment,arg-type]
+            # the record keeps the placeholders (it may be written to the job store);
+            # the worker puts the values in just before it starts the command
+            used = [*commands, *env.values()]
+            secrets = {p: v for p, v in runtimeContext.secret_store.secrets.items() if any(p in x for x in used)}
         cores, ram, gpus = self._resources()
         cidfile = next((a.split("=", 1)[1] for a in runtime if a.startswith("--cidfile=")), None)
         self.record = JobRecord(
@@ -144,6 +147,10 @@ class ScheduledJob(JobBase):
             container_engine=runtime[0] if cidfile else None,
             outdir=self.outdir,
             tmpdir=self.tmpdir,
+            success_codes=list(self.successCodes),
+            temporary_fail_codes=list(self.temporaryFailCodes),
+            permanent_fail_codes=list(self.permanentFailCodes),
+            secrets=secrets,
         )
         self.record.log = executor.log_path(self.record)
         executor.submit(self, self.record, runtimeContext)

@@ -5,6 +5,7 @@ job store (what the Slurm backend submits).
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import signal
@@ -14,8 +15,11 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from .job import JobRecord, JobResult, record_key, result_key
+from .job import SECRETS_ENV, JobRecord, JobResult, record_key, result_key
 from .jobstore.base import JobStore
+
+#: errno values of a failed start that say the machine, not the job, is short of something
+_SYSTEM_ERRNOS = {errno.EAGAIN, errno.ENOMEM, errno.EMFILE, errno.ENFILE, errno.ENOSPC, errno.EIO}
 
 
 def execute(
@@ -30,6 +34,16 @@ def execute(
     """
     started = time.time()
     files: list[Any] = []
+    argv, env = _reveal(record)
+    cgroup = None
+    if record.enforce_memory:
+        from .memlimit import MemoryCgroup
+
+        try:
+            cgroup = MemoryCgroup(record.id, record.ram)
+        except OSError as err:
+            return JobResult(record.id, 1, started, time.time(), error=f"memory cgroup: {err}", failure="system")
+        argv = cgroup.wrap(argv)
     try:
         stdin = open(record.stdin, "rb") if record.stdin else subprocess.DEVNULL
         if record.stdin:
@@ -38,6 +52,9 @@ def execute(
         if record.log and not (record.stdout and record.stderr):
             log = open(record.log, "ab")
             files.append(log)
+            if record.attempt > 1:
+                log.write(f"--- runner-cwl: attempt {record.attempt} ---\n".encode())
+                log.flush()
         stdout: Any = log
         if record.stdout:
             stdout = open(record.stdout, "wb")
@@ -47,33 +64,65 @@ def execute(
             stderr = open(record.stderr, "wb")
             files.append(stderr)
         proc = subprocess.Popen(
-            record.argv,
+            argv,
             stdin=stdin,
             stdout=stdout,
             stderr=stderr,
-            env=record.env,
+            env=env,
             cwd=record.cwd,
             close_fds=True,
             start_new_session=True,
-            preexec_fn=_die_with_parent,
+            preexec_fn=die_with_parent,
         )
     except OSError as err:
         for handle in files:
             handle.close()
+        if cgroup is not None:
+            cgroup.remove()
         what = err.strerror or str(err)
-        return JobResult(record.id, 127, started, time.time(), error=f"{record.argv[0]}: {what}")
+        failure = "system" if err.errno in _SYSTEM_ERRNOS else "task"
+        return JobResult(record.id, 127, started, time.time(), error=f"{record.argv[0]}: {what}", failure=failure)
     for handle in files:
         handle.close()
     if on_start is not None:
         on_start(proc)
-    timed_out = False
+    timed_out = injected = False
+    limit = float(record.timelimit) if record.timelimit else None
     try:
-        code = proc.wait(timeout=record.timelimit or None)
+        if record.fault_after is not None and (limit is None or record.fault_after < limit):
+            try:
+                code = proc.wait(timeout=record.fault_after)
+            except subprocess.TimeoutExpired:  # --inject-faults: this job dies now
+                injected = True
+                terminate(proc, record, signals=(signal.SIGKILL,))
+                code = proc.wait()
+        if not injected:
+            code = proc.wait(timeout=None if limit is None else max(0.0, started + limit - time.time()))
     except subprocess.TimeoutExpired:
         timed_out = True
         terminate(proc, record)
         code = proc.wait()
-    return JobResult(record.id, code, started, time.time(), timed_out=timed_out)
+    kind = None
+    if cgroup is not None:
+        if code != 0 and not injected and cgroup.oom_killed():
+            kind = "memory"
+        cgroup.remove()
+    return JobResult(record.id, code, started, time.time(), timed_out=timed_out, failure=kind, injected=injected)
+
+
+def _reveal(record: JobRecord) -> tuple[list[str], dict[str, str]]:
+    """The command line and environment with the secrets' placeholders replaced."""
+    secrets = record.secrets
+    if not secrets:
+        return record.argv, record.env
+
+    def reveal(value: str) -> str:
+        for placeholder, secret in secrets.items():
+            if placeholder in value:
+                value = value.replace(placeholder, secret)
+        return value
+
+    return [reveal(a) for a in record.argv], {k: reveal(v) for k, v in record.env.items()}
 
 
 def _load_prctl() -> Callable[..., int] | None:
@@ -91,7 +140,7 @@ _prctl = _load_prctl()
 _PR_SET_PDEATHSIG = 1
 
 
-def _die_with_parent() -> None:
+def die_with_parent() -> None:
     """In the child, before exec: be killed when the process that started us dies.
 
     A leader (or worker) that dies, even by SIGKILL, takes its running jobs with it,
@@ -101,7 +150,12 @@ def _die_with_parent() -> None:
         _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
-def terminate(proc: subprocess.Popen[bytes], record: JobRecord, grace: float = 5.0) -> None:
+def terminate(
+    proc: subprocess.Popen[bytes],
+    record: JobRecord,
+    grace: float = 5.0,
+    signals: tuple[signal.Signals, ...] = (signal.SIGTERM, signal.SIGKILL),
+) -> None:
     """Stop a job: its container (if any), then its process group."""
     if record.cidfile and record.container_engine:
         try:
@@ -117,7 +171,7 @@ def terminate(proc: subprocess.Popen[bytes], record: JobRecord, grace: float = 5
                 )
         except (OSError, subprocess.TimeoutExpired):
             pass
-    for sig in (signal.SIGTERM, signal.SIGKILL):
+    for sig in signals:
         try:
             os.killpg(proc.pid, sig)
         except (ProcessLookupError, PermissionError):
@@ -156,6 +210,9 @@ def run_stored(store: JobStore, job_id: str) -> int:
     except KeyError:
         print(f"runner-cwl worker: no job {job_id} in {store.locator}", file=sys.stderr)
         return 1
+    secrets = os.environ.get(SECRETS_ENV)
+    if secrets:
+        record.secrets = json.loads(secrets)
     result = execute(record)
     store.put(result_key(record.id), result.to_json())
     return 0
