@@ -14,6 +14,7 @@ import logging
 import math
 import os
 import shutil
+import signal
 import socket
 import time
 from dataclasses import dataclass
@@ -463,6 +464,9 @@ class Executor(JobExecutor):
                 lines.append("  stopped: time limit exceeded")
             elif first.result.exit_code == 0:
                 lines.append("  exit code: 0, but collecting its outputs failed (see the error above)")
+            elif first.result.exit_code < 0:
+                name = signal.Signals(-first.result.exit_code).name
+                lines.append(f"  killed by signal {name} (exit code {first.result.exit_code})")
             else:
                 lines.append(f"  exit code: {first.result.exit_code}")
         if first.record is not None:

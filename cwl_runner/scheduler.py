@@ -150,7 +150,7 @@ class Scheduler:
             decision = self.retry.decide(record, result)
             if decision.retry and not self._cancelled:
                 retry = self.retry.next_attempt(record, decision)
-                _logger.warning(
+                logging.getLogger("cwltool").warning(
                     "[job %s] %s failure (attempt %d): retrying (%s)",
                     record.name,
                     decision.kind,
