@@ -418,6 +418,8 @@ class Executor(JobExecutor):
         """Wait for an ended job; meanwhile keep run.json current (at most once a second)."""
         assert self.scheduler is not None
         self.scheduler.wait(1.0)
+        if self._leadership is not None:
+            self._leadership.keep()
         if self._state_changed and self._leadership is not None:
             self._update_record()
             self._state_changed = not self._leadership.write(self.run_record, force=False)
