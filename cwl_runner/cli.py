@@ -255,6 +255,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"runner-cwl: {err}", file=sys.stderr)
             return err.exit_code
 
+    if args.detach and not workflow:
+        print("runner-cwl: --detach needs a workflow to run", file=sys.stderr)
+        return 2
+    if args.detach:
+        from .detach import detach, is_detached_leader
+
+        if not is_detached_leader():
+            return detach(argv, args.jobstore)
+
     import cwltool.main
     from cwltool.context import LoadingContext
 
