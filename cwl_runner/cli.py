@@ -269,7 +269,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from . import schemacache
     from .factory import make_tool
-    from .logs import make_handler
+    from .logs import make_handler, quiet_libraries
+
+    quiet_libraries(args.debug)
 
     def interrupted(signum: int, _frame: object) -> None:
         raise KeyboardInterrupt(signal.Signals(signum).name)

@@ -33,7 +33,7 @@ from schema_salad.ref_resolver import uri_file_path
 
 from . import patches, preflight
 from .backends import make_backend
-from .errors import ConfigurationError, RunnerError
+from .errors import ConfigurationError, JobStoreError, RunnerError
 from .job import JobRecord, JobResult
 from .jobstore import JobStore, open_jobstore
 from .retry import FaultInjector, RetryPolicy
@@ -186,7 +186,10 @@ class Executor(JobExecutor):
 
     def record_done(self, key: str, outputs: Any) -> None:
         assert self.jobstore is not None
-        self.jobstore.put(done_key(key), json.dumps(outputs).encode())
+        try:
+            self.jobstore.put(done_key(key), json.dumps(outputs).encode())
+        except JobStoreError as err:  # the job still succeeded; only a restart loses it
+            _logger.warning("%s: a restart will run this job again", err)
 
     def log_path(self, record: JobRecord) -> str:
         """Where a job's uncaptured stdout/stderr go: the job store's log folder."""
@@ -255,7 +258,7 @@ class Executor(JobExecutor):
         self.report_failures(logger)
         self.report_retries(logger)
         self.run_record.status = status
-        self._finish_record(leadership)
+        status = self._finish_record(leadership)
         clean = {"always": True, "never": False, "on-success": status == "success", "on-error": status != "success"}
         if clean[self.clean]:
             self.jobstore.destroy()
@@ -287,7 +290,8 @@ class Executor(JobExecutor):
             attempt=previous.attempt + 1 if previous else 1,
         )
 
-    def _finish_record(self, leadership: Leadership) -> None:
+    def _finish_record(self, leadership: Leadership) -> str:
+        """Write the run's end to run.json; the run's status (a failure if it could not)."""
         record = self.run_record
         self._update_record()
         record.failures = [
@@ -305,8 +309,18 @@ class Executor(JobExecutor):
         ]
         try:
             leadership.write(record)
+        except JobStoreError as err:
+            _logger.error(
+                "%s; run.json keeps the run's last recorded state. Once there is room: "
+                "runner-cwl --restart --jobstore %s WORKFLOW INPUTS",
+                err,
+                self.jobstore.locator if self.jobstore else "",
+            )
+            if record.status == "success":
+                record.status = "permanentFail"
         finally:
             leadership.release()
+        return record.status
 
     def _update_record(self) -> None:
         record = self.run_record

@@ -70,3 +70,18 @@ def make_handler(debug: bool) -> logging.Handler:
     handler = logging.StreamHandler(sys.stderr)
     handler.addFilter(UserFacingFilter(debug))
     return handler
+
+
+class _DropLoggedExceptions(logging.Filter):
+    """cwl_utils logs an expression's exception (with its traceback) and then raises it;
+    cwltool reports the raised error, so the logged copy only doubles it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.exc_info is None
+
+
+def quiet_libraries(debug: bool) -> None:
+    """Without --debug, no traceback from the libraries cwltool calls (cwl_utils)."""
+    logger = logging.getLogger("cwl_utils")
+    if not debug and not any(isinstance(f, _DropLoggedExceptions) for f in logger.filters):
+        logger.addFilter(_DropLoggedExceptions())

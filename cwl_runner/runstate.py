@@ -187,6 +187,7 @@ class Leadership:
         self.lease = lease if lease is not None or isinstance(store, LocalJobStore) else StoreLease(store)
         self._handle: IO[str] | None = None
         self.last_write = 0.0
+        self._warned = False
 
     def acquire(self) -> None:
         if self.lease is not None:
@@ -237,7 +238,15 @@ class Leadership:
             return False
         self.last_write = now
         record.updated = now
-        self.store.put(RUN_KEY, json.dumps(asdict(record), indent=1).encode())
+        try:
+            self.store.put(RUN_KEY, json.dumps(asdict(record), indent=1).encode())
+        except JobStoreError as err:
+            if force:
+                raise
+            if not self._warned:  # a progress report: the run goes on without it
+                _logger.warning("%s (run.json keeps its last state)", err)
+                self._warned = True
+            return False
         return True
 
 

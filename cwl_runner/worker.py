@@ -53,8 +53,11 @@ def execute(
             log = open(record.log, "ab")
             files.append(log)
             if record.attempt > 1:
-                log.write(f"--- runner-cwl: attempt {record.attempt} ---\n".encode())
-                log.flush()
+                try:
+                    log.write(f"--- runner-cwl: attempt {record.attempt} ---\n".encode())
+                    log.flush()
+                except OSError:  # a full disk: the job says so itself
+                    pass
         stdout: Any = log
         if record.stdout:
             stdout = open(record.stdout, "wb")
@@ -103,11 +106,30 @@ def execute(
         terminate(proc, record)
         code = proc.wait()
     kind = None
+    error = None
     if cgroup is not None:
         if code != 0 and not injected and cgroup.oom_killed():
             kind = "memory"
         cgroup.remove()
-    return JobResult(record.id, code, started, time.time(), timed_out=timed_out, failure=kind, injected=injected)
+    if code != 0 and kind is None and not injected:
+        error = _disk_full(record)
+        kind = "system" if error else None
+    return JobResult(
+        record.id, code, started, time.time(), timed_out=timed_out, failure=kind, injected=injected, error=error
+    )
+
+
+def _disk_full(record: JobRecord) -> str | None:
+    """Why a failed job failed, when its directory's disk is full (the tool's own
+    message may not have reached its log: that is on the same disk)."""
+    for path in dict.fromkeys(p for p in (record.outdir, record.tmpdir, record.cwd) if p):
+        try:
+            stat = os.statvfs(path)
+        except OSError:
+            continue
+        if stat.f_bavail * stat.f_frsize < 1 << 20:  # under 1 MiB left
+            return f"no space left on the disk of {path} ({stat.f_bavail * stat.f_frsize // 1024} KiB free)"
+    return None
 
 
 def _reveal(record: JobRecord) -> tuple[list[str], dict[str, str]]:
