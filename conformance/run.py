@@ -239,6 +239,23 @@ def write_docs() -> None:
     DOC.write_text(f"{before}{start}\n{table}{end}{after}")
 
 
+def with_s3_server(args: argparse.Namespace) -> int:
+    """Start a local S3 server; every test's job store is a fresh prefix in its bucket."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
+    from s3server import S3Server
+
+    RESULTS.mkdir(exist_ok=True)
+    server = S3Server(log=str(RESULTS / "s3server.log"))
+    try:
+        server.make_bucket("conformance")
+        os.environ.update(server.env)
+        os.environ["RUNNER_CWL_JOBSTORE_BASE"] = "s3://conformance/jobstores"
+        args.label = args.label or "s3"
+        return run_all(args)
+    finally:
+        server.stop()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--suite", action="append", choices=sorted(SUITES), help="suite(s) to run (default: all)")
@@ -252,7 +269,18 @@ def main() -> int:
     parser.add_argument("--update-baseline", action="store_true", help="raise the baseline to these counts")
     parser.add_argument("--label", help="a name for this mode (e.g. slurm) in result files and baseline keys")
     parser.add_argument("--write-docs", action="store_true", help="rewrite the table in docs/conformance.md")
+    parser.add_argument(
+        "--s3",
+        action="store_true",
+        help="run runner-cwl with S3 job stores on a local S3 server (moto) started for the run (label: s3)",
+    )
     args = parser.parse_args()
+    if args.s3:
+        return with_s3_server(args)
+    return run_all(args)
+
+
+def run_all(args: argparse.Namespace) -> int:
     engines = ["runner-cwl", "cwltool"] if args.compare_cwltool else ["runner-cwl"]
     results = [run_suite(suite, engine, args) for suite in (args.suite or sorted(SUITES)) for engine in engines]
     if args.update_baseline:

@@ -87,9 +87,15 @@ def build_parser() -> argparse.ArgumentParser:
     group = parser.add_argument_group("runner-cwl")
     group.add_argument(
         "--jobstore",
-        metavar="PATH",
-        help="where the run's files and state live (default: a fresh temporary "
-        "directory, removed after a successful run)",
+        metavar="PATH|s3://BUCKET/PREFIX",
+        help="where the run's files and state live: a directory, or an S3 bucket and prefix "
+        "(default: a fresh temporary directory, removed after a successful run)",
+    )
+    group.add_argument(
+        "--s3-endpoint",
+        metavar="URL",
+        help="the S3 service to use (MinIO, Ceph, ...), e.g. http://127.0.0.1:9000 "
+        "(default: boto3's settings: $AWS_ENDPOINT_URL, the profile, AWS)",
     )
     group.add_argument(
         "--keep-jobstore",
@@ -202,6 +208,8 @@ def check_jobstore(locator: str | None, restart: bool) -> None:
         if not locator:
             raise ConfigurationError("--restart needs the --jobstore of the run to finish")
         ensure_restartable(open_jobstore(locator, create=False))
+    elif locator and locator.startswith("s3://"):
+        ensure_unused(open_jobstore(locator))
     elif locator and os.path.exists(locator.removeprefix("file://")):
         ensure_unused(open_jobstore(locator, create=False))
 
@@ -248,6 +256,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"runner-cwl: no such CWL document: {workflow}", file=sys.stderr)
         return 1
 
+    if args.s3_endpoint:  # for boto3 here and in every worker we start
+        os.environ["AWS_ENDPOINT_URL_S3"] = args.s3_endpoint
     if args.jobstore or args.restart:
         try:
             check_jobstore(args.jobstore, args.restart)

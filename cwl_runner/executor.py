@@ -31,7 +31,7 @@ from cwltool.utils import DEFAULT_TMP_PREFIX, visit_class
 from cwltool.workflow_job import WorkflowJob
 from schema_salad.ref_resolver import uri_file_path
 
-from . import patches, preflight
+from . import patches, preflight, remote
 from .backends import make_backend
 from .errors import ConfigurationError, JobStoreError, RunnerError
 from .job import JobRecord, JobResult
@@ -40,6 +40,7 @@ from .retry import FaultInjector, RetryPolicy
 from .reuse import done_key
 from .runstate import Leadership, RunRecord, ensure_restartable, ensure_unused, read_run
 from .scheduler import Limits, Scheduler
+from .staging import Stager
 from .tools import ScheduledJob, scheduled
 
 _logger = logging.getLogger("cwltool")
@@ -155,6 +156,8 @@ class Executor(JobExecutor):
         self.run_record = RunRecord()
         self.reused = 0
         self._state_changed = False
+        self.stager = Stager(None, "")
+        self._export_url: str | None = None
 
     # -- the seams the tools use -------------------------------------------------
     def next_job_id(self) -> str:
@@ -176,6 +179,9 @@ class Executor(JobExecutor):
             location = obj.get("location", "")
             if isinstance(location, str) and location.startswith("file://"):
                 if not os.path.exists(uri_file_path(location)):
+                    missing.append(location)
+            elif isinstance(location, str) and location.startswith("s3://") and obj.get("class") == "File":
+                if remote.s3_head(location) is None:
                     missing.append(location)
 
         visit_class(outputs, ("File", "Directory"), check)
@@ -235,6 +241,12 @@ class Executor(JobExecutor):
     ) -> tuple[CWLObjectType | None, str]:
         self.failures = []
         self._stopping = False
+        self._export_url = None
+        if isinstance(runtime_context.outdir, str) and runtime_context.outdir.startswith("s3://"):
+            # cwltool can only relocate to a local directory: we export to S3 ourselves
+            self._export_url = runtime_context.outdir.rstrip("/") + "/"
+            runtime_context = runtime_context.copy()
+            runtime_context.outdir = None
         if not runtime_context.validate_only:
             preflight.check_inputs(job_order_object)
             preflight.check(process, runtime_context)
@@ -246,6 +258,8 @@ class Executor(JobExecutor):
             leadership.write(self.run_record)
             self._leadership = leadership
             output, status = self._execute_in_store(process, job_order_object, runtime_context, logger)
+            if output is not None and self._export_url is not None:
+                export_to_s3(output, self._export_url)
         except BaseException as err:
             self.run_record.status = "interrupted" if isinstance(err, KeyboardInterrupt) else "permanentFail"
             self._finish_record(leadership)
@@ -370,6 +384,9 @@ class Executor(JobExecutor):
         # every job's inputs are deep-copied from it, and ruamel's copies are slow
         job_order_object = preflight.validate_inputs(process, job_order_object, runtime_context)
         self._log_dir = self.jobstore.workdir("logs")
+        self.stager = Stager(self.jobstore, self.jobstore.workdir("cache"))
+        runtime_context.path_mapper = self.stager.path_mapper()
+        runtime_context.make_fs_access = self.stager.fs_access()
         backend = make_backend(
             self.batch_system,
             self.jobstore,
@@ -422,6 +439,9 @@ class Executor(JobExecutor):
                 if self._stopping:
                     scheduler.cancel_all()
                 self._wait()
+            if self.final_output and self.final_output[0] is not None and self._export_url is None:
+                # cwltool relocates local files into --outdir: fetch what is remote first
+                self.stager.localize(self.final_output[0])
         except BaseException:
             self._stop()
             while scheduler.busy():
@@ -518,6 +538,14 @@ class Executor(JobExecutor):
 
 def _attempts(count: int) -> str:
     return "1 attempt" if count == 1 else f"{count} attempts"
+
+
+def export_to_s3(output: Any, dest: str) -> None:
+    """Copy the final outputs under the s3:// prefix ``dest`` (server-side for what
+    is already in S3) and point the output object at the copies."""
+    from .export import export_to_s3 as export
+
+    export(output, dest)
 
 
 def _tail(path: str, count: int) -> list[str]:

@@ -52,6 +52,9 @@ class JobRecord:
     #: Never serialised: a worker in another process gets them through its
     #: environment (``SECRETS_ENV``), never through the job store.
     secrets: dict[str, str] = field(default_factory=dict, repr=False)
+    #: where the worker uploads the job's output directory when it ends (an S3
+    #: job store's ``files/JOB_ID/``); None when outputs stay where they are
+    upload: str | None = None
 
     def to_json(self) -> bytes:
         data = asdict(self)

@@ -4,9 +4,11 @@
   kernel drops it when that process dies, however it dies, so a dead leader never
   blocks a restart. Its content names the holder for the message a second leader
   gets, and the next leader says whom it took over from.
-- ``leader.lease`` (stores without flock, e.g. S3): :class:`StoreLease`, an object
-  naming its owner and an expiry that the leader pushes forward while it runs; a
-  lease past its expiry belongs to a dead leader and is taken over.
+- ``leader.lease`` (for stores whose leaders may be on different hosts, e.g. S3):
+  :class:`StoreLease`, an object naming its owner and an expiry that the leader
+  pushes forward while it runs; a lease past its expiry belongs to a dead leader
+  and is taken over. ``Leadership(store, lease=StoreLease(store))`` uses it; by
+  default every store is flocked (a remote one in its local scratch, one host).
 - ``run.json``: what is being run, and the job counts; rewritten (write-then-rename)
   at start, at most once a second while jobs end, and at the end.
 - ``done/KEY.json``: the outputs of every job that succeeded, by content key
@@ -33,7 +35,7 @@ from dataclasses import asdict, dataclass, field
 from typing import IO, Any
 
 from .errors import ConfigurationError, JobStoreError
-from .jobstore import JobStore, LocalJobStore
+from .jobstore import JobStore
 
 RUN_KEY = "run.json"
 LOCK_KEY = "leader.lock"
@@ -179,12 +181,13 @@ class StoreLease(Lease):
 
 
 class Leadership:
-    """The leader's hold on a job store, for as long as the run lasts: a flock on a
-    local store, a :class:`StoreLease` on any other."""
+    """The leader's hold on a job store, for as long as the run lasts: a flock on the
+    store's ``leader.lock`` (for a remote store, in its local scratch: one host), or,
+    when given one, a :class:`Lease` (leaders on different hosts)."""
 
     def __init__(self, store: JobStore, lease: Lease | None = None) -> None:
         self.store = store
-        self.lease = lease if lease is not None or isinstance(store, LocalJobStore) else StoreLease(store)
+        self.lease = lease
         self._handle: IO[str] | None = None
         self.last_write = 0.0
         self._warned = False
@@ -198,7 +201,6 @@ class Leadership:
             _logger.info("job store %s: its previous leader (%s) is gone; taking over", self.store.locator, previous)
 
     def _flock(self) -> str | None:
-        assert isinstance(self.store, LocalJobStore)
         path = self.store.local_path(LOCK_KEY)
         handle = open(path, "a+")
         try:
@@ -252,9 +254,7 @@ class Leadership:
 
 def leader_alive(store: JobStore) -> str | None:
     """Who holds the store's lock now (None when nobody does)."""
-    if not isinstance(store, LocalJobStore):
-        return StoreLease(store).holder()
-    if not store.exists(LOCK_KEY):
+    if not os.path.exists(store.local_path(LOCK_KEY)):
         return None
     with open(store.local_path(LOCK_KEY), "a+") as handle:
         try:

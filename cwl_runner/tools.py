@@ -30,6 +30,7 @@ from cwltool.utils import bytes2str_in_dicts
 
 from .job import JobRecord, JobResult
 from .reuse import job_key
+from .staging import to_store_urls
 
 if TYPE_CHECKING:
     from .executor import Executor
@@ -153,6 +154,9 @@ class ScheduledJob(JobBase):
             secrets=secrets,
         )
         self.record.log = executor.log_path(self.record)
+        self.record.upload = executor.stager.output_url(self.record.id)
+        if self.record.upload:
+            executor.stager.register(self.record.id, self.outdir)
         executor.submit(self, self.record, runtimeContext)
 
     def _log_path(self, name: str | None) -> str | None:
@@ -197,6 +201,8 @@ class ScheduledJob(JobBase):
             assert self.record is not None
             runtimeContext.log_dir_handler(self.outdir, self.base_path_logs, self.record.stdout, self.record.stderr)
             outputs = bytes2str_in_dicts(self.collect_outputs(self.outdir, rcode))  # type: ignore[arg-type,assignment]
+            if self.record.upload:
+                to_store_urls(outputs, self.outdir, self.record.upload)
         except WorkflowException as err:
             _logger.error("[job %s] Job error:\n%s", self.name, err, exc_info=runtimeContext.debug)
             status = "permanentFail"

@@ -113,9 +113,24 @@ def execute(
     if code != 0 and kind is None and not injected:
         error = _disk_full(record)
         kind = "system" if error else None
+    if record.upload and not timed_out and not injected and error is None:
+        error = upload_outputs(record)
+        kind = "system" if error else kind  # the job ran; its outputs did not reach the store
     return JobResult(
         record.id, code, started, time.time(), timed_out=timed_out, failure=kind, injected=injected, error=error
     )
+
+
+def upload_outputs(record: JobRecord) -> str | None:
+    """Put the job's output directory into the job store; the error, if any."""
+    from .remote import RemoteError, upload_tree
+
+    assert record.upload is not None
+    try:
+        upload_tree(record.outdir, record.upload)
+    except (RemoteError, OSError) as err:
+        return f"uploading the outputs to {record.upload}: {err}"
+    return None
 
 
 def _disk_full(record: JobRecord) -> str | None:

@@ -60,7 +60,7 @@ def test_open_jobstore(tmp_path):
     store = open_jobstore(str(tmp_path / "x"))
     assert isinstance(store, LocalJobStore)
     assert isinstance(open_jobstore(f"file://{tmp_path}/y"), LocalJobStore)
-    with pytest.raises(ConfigurationError, match="s3://"):
-        open_jobstore("s3://bucket/prefix")
+    with pytest.raises(ConfigurationError, match="gs://"):
+        open_jobstore("gs://bucket/prefix")
     with pytest.raises(JobStoreError):
         open_jobstore(str(tmp_path / "missing"), create=False)

@@ -15,6 +15,9 @@ class JobStore(abc.ABC):
 
     #: A URL a worker on another machine can open the store with.
     locator: str
+    #: Whether job outputs are uploaded into the store (S3) rather than written in
+    #: place (a local or shared directory).
+    remote_outputs: bool = False
 
     @abc.abstractmethod
     def put(self, key: str, data: bytes) -> None:
@@ -39,6 +42,10 @@ class JobStore(abc.ABC):
     @abc.abstractmethod
     def url(self, key: str) -> str:
         """A URL for ``key`` (file:// for a local store, s3:// for S3)."""
+
+    @abc.abstractmethod
+    def local_path(self, key: str) -> str:
+        """A path on this machine for ``key`` (for a remote store: in its local scratch)."""
 
     @abc.abstractmethod
     def import_file(self, source: str, key: str) -> str:
