@@ -28,6 +28,7 @@ from cwltool.errors import WorkflowException
 from cwltool.job import JobBase, needs_shell_quoting_re, neverquote, relink_initialworkdir
 from cwltool.utils import bytes2str_in_dicts
 
+from .confine import Confinement
 from .job import JobRecord, JobResult
 from .reuse import job_key
 from .staging import to_store_urls
@@ -200,7 +201,11 @@ class ScheduledJob(JobBase):
                 )
             assert self.record is not None
             runtimeContext.log_dir_handler(self.outdir, self.base_path_logs, self.record.stdout, self.record.stderr)
-            outputs = bytes2str_in_dicts(self.collect_outputs(self.outdir, rcode))  # type: ignore[arg-type,assignment]
+            collected = bytes2str_in_dicts(self.collect_outputs(self.outdir, rcode))  # type: ignore[arg-type]
+            Confinement(
+                self.outdir, [(e.resolved, e.type) for _, e in self.pathmapper.items() if e.type in _PATH_TYPES]
+            ).check(collected)
+            outputs = collected  # type: ignore[assignment]
             if self.record.upload:
                 to_store_urls(outputs, self.outdir, self.record.upload)
         except WorkflowException as err:
@@ -208,6 +213,9 @@ class ScheduledJob(JobBase):
             status = "permanentFail"
         except OSError as err:
             _logger.error("[job %s] %s", self.name, err, exc_info=runtimeContext.debug)
+            status = "permanentFail"
+        except RecursionError:
+            _logger.error("[job %s] collecting its outputs found a loop of symbolic links", self.name)
             status = "permanentFail"
         if status != "success":
             _logger.warning("[job %s] completed %s", self.name, status)
@@ -226,6 +234,9 @@ class ScheduledJob(JobBase):
             shutil.rmtree(self.tmpdir, True)
         return status
 
+
+#: pathmapper entries that are paths on this machine (not literals to create)
+_PATH_TYPES = ("File", "Directory", "WritableFile", "WritableDirectory")
 
 _SCHEDULED: dict[type[JobBase], type[JobBase]] = {}
 

@@ -136,9 +136,7 @@ def http_root(tmp_path_factory):
 
 
 def test_http_input(http_root, tmp_path):
-    run = runner_cwl(
-        "--outdir", str(tmp_path / "out"), str(DATA / "cat.cwl"), "--file", f"{http_root}/hello.txt"
-    )
+    run = runner_cwl("--outdir", str(tmp_path / "out"), str(DATA / "cat.cwl"), "--file", f"{http_root}/hello.txt")
     assert run.returncode == 0, run.stderr
     assert (tmp_path / "out" / "copy.txt").read_text() == "hello http\n"
 
