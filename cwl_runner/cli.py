@@ -258,6 +258,18 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     if args.s3_endpoint:  # for boto3 here and in every worker we start
         os.environ["AWS_ENDPOINT_URL_S3"] = args.s3_endpoint
+    job_file = next(iter(getattr(args, "job_order", None) or []), None)
+    if workflow and job_file and not job_file.startswith("-") and os.path.isfile(job_file):
+        from schema_salad.exceptions import ValidationException
+
+        from .preflight import check_job_file
+
+        try:
+            check_job_file(job_file)
+        except ValidationException as err:
+            print(f"runner-cwl: {job_file}: input object failed validation: {err}", file=sys.stderr)
+            return 1
+
     if args.jobstore or args.restart:
         try:
             check_jobstore(args.jobstore, args.restart)
@@ -275,11 +287,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             return detach(argv, args.jobstore)
 
     import cwltool.main
-    from cwltool.context import LoadingContext
+    from cwltool.context import LoadingContext, RuntimeContext
 
     from . import schemacache
     from .factory import make_tool
     from .logs import make_handler, quiet_libraries
+    from .preflight import CheckedFsAccess
 
     quiet_libraries(args.debug)
 
@@ -293,12 +306,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     loading_context.singularity = args.singularity
     loading_context.podman = args.podman
     loading_context.construct_tool_object = make_tool
+    runtime_context = RuntimeContext(vars(args))
+    runtime_context.make_fs_access = CheckedFsAccess  # reading the input object
     try:
         executor = make_executor(args)
         return cwltool.main.main(
             args=args,
             executor=executor,
             loadingContext=loading_context,
+            runtimeContext=runtime_context,
             versionfunc=version_string,
             logger_handler=make_handler(args.debug),
             custom_schema_callback=lambda: schemacache.setup(args.enable_ext),
