@@ -63,7 +63,7 @@ def fraction(text: str) -> float:
     return value
 
 
-SUBCOMMANDS = ("status", "clean", "kill")
+SUBCOMMANDS = ("status", "clean", "kill", "report")
 
 
 def version_string() -> str:
@@ -195,6 +195,30 @@ def build_parser() -> argparse.ArgumentParser:
         help="run the leader in the background and return at once; prints the job store to use with "
         "'runner-cwl status' and 'runner-cwl kill' (the job store is kept unless --clean says otherwise)",
     )
+    group.add_argument(
+        "--report",
+        metavar="FILE",
+        help="write the run report (one self-contained HTML file: summary, timeline, per-step "
+        "times and memory, failures) to FILE at the end of the run, also when it fails",
+    )
+    group.add_argument(
+        "--stats", action="store_true", help="print the per-step table (jobs, wall, CPU, peak memory) at the end"
+    )
+    group.add_argument(
+        "--progress",
+        choices=["auto", "live", "plain", "none"],
+        default="auto",
+        help="what the run shows while it runs: a live display (on a terminal), periodic progress "
+        "log lines, or nothing (default auto: live on a terminal, plain otherwise; --quiet: none)",
+    )
+    log_dir = parser._option_string_actions.get("--log-dir")
+    if log_dir is not None:  # cwltool's option: we add each job's own log to it
+        log_dir.help = (
+            "each job's log (its command line, its stdout/stderr when the tool does not capture them, and "
+            "how it ended) goes to DIR/STEP[.SCATTER_INDEX].JOB_ID.log (default: the job store's work/logs); "
+            "as in cwltool, the stdout/stderr a tool captures are also written under DIR"
+        )
+        log_dir.metavar = "DIR"
     return parser
 
 
@@ -235,6 +259,10 @@ def make_executor(args: argparse.Namespace):  # type: ignore[no-untyped-def]
         inject_faults=args.inject_faults,
         inject_faults_seed=args.inject_faults_seed,
         enforce_memory=args.enforce_memory,
+        report=args.report,
+        stats=args.stats,
+        log_dir=args.log_dir or None,
+        progress="none" if args.quiet or getattr(args, "no_warnings", False) else args.progress,
     )
 
 

@@ -28,6 +28,7 @@ from cwltool.errors import WorkflowException
 from cwltool.job import JobBase, needs_shell_quoting_re, neverquote, relink_initialworkdir
 from cwltool.utils import bytes2str_in_dicts
 
+from . import provenance
 from .confine import Confinement
 from .job import JobRecord, JobResult
 from .reuse import job_key
@@ -51,6 +52,7 @@ class ScheduledJob(JobBase):
 
     record: JobRecord | None = None
     content_key: str | None = None
+    step_name: str | None = None
 
     def run(self, runtimeContext: RuntimeContext, tmpdir_lock: threading.Lock | None = None) -> None:
         """Refuse a job that could never fit, or reuse a finished one, before cwltool
@@ -68,6 +70,7 @@ class ScheduledJob(JobBase):
         outputs = executor.reusable_outputs(self.content_key)
         if outputs is not None:
             _logger.info("[job %s] finished in an earlier attempt: reusing its outputs", self.name)
+            provenance.job_reused(self, runtimeContext, outputs)
             if self.output_callback:
                 self.output_callback(outputs, "success")
             return
@@ -116,6 +119,7 @@ class ScheduledJob(JobBase):
                 f" > {os.path.join(self.base_path_logs, self.stdout)}" if self.stdout else "",
                 f" 2> {os.path.join(self.base_path_logs, self.stderr)}" if self.stderr else "",
             )
+        provenance.job_submitted(self, runtimeContext)
         stdin_path = None
         if self.stdin is not None:
             rmap = self.pathmapper.reversemap(self.stdin)
@@ -154,7 +158,7 @@ class ScheduledJob(JobBase):
             permanent_fail_codes=list(self.permanentFailCodes),
             secrets=secrets,
         )
-        self.record.log = executor.log_path(self.record)
+        self.record.log = executor.log_path(self.record, self)
         self.record.upload = executor.stager.output_url(self.record.id)
         if self.record.upload:
             executor.stager.register(self.record.id, self.outdir)
@@ -217,6 +221,7 @@ class ScheduledJob(JobBase):
         except RecursionError:
             _logger.error("[job %s] collecting its outputs found a loop of symbolic links", self.name)
             status = "permanentFail"
+        provenance.job_ended(self, runtimeContext, outputs, result.ended or None)
         if status != "success":
             _logger.warning("[job %s] completed %s", self.name, status)
         else:
@@ -272,3 +277,10 @@ class RunnerCommandLineTool(CommandLineTool):
 
     def make_job_runner(self, runtimeContext: RuntimeContext) -> type[JobBase]:
         return scheduled(super().make_job_runner(runtimeContext))
+
+    def job(self, job_order: Any, output_callbacks: Any, runtimeContext: RuntimeContext) -> Any:
+        step = runtimeContext.name  # the workflow step's name (cwltool sets it per step)
+        for job in super().job(job_order, output_callbacks, runtimeContext):
+            if step and isinstance(job, ScheduledJob):
+                job.step_name = step
+            yield job

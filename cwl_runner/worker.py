@@ -8,13 +8,16 @@ from __future__ import annotations
 import errno
 import json
 import os
+import shlex
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
+from . import measure
 from .job import SECRETS_ENV, JobRecord, JobResult, record_key, result_key
 from .jobstore.base import JobStore
 
@@ -31,6 +34,8 @@ def execute(
     The process gets its own session so a kill reaches its children too.
     What the tool does not capture itself goes to the record's log file (or
     to our stderr without one), never to our stdout, which carries the JSON.
+    The log file also gets the command line first and the exit reason last.
+    The result carries the job's CPU time and peak memory (``measure.py``).
     """
     started = time.time()
     files: list[Any] = []
@@ -45,18 +50,15 @@ def execute(
             return JobResult(record.id, 1, started, time.time(), error=f"memory cgroup: {err}", failure="system")
         argv = cgroup.wrap(argv)
     try:
+        if record.log:
+            _log_header(record, started)
         stdin = open(record.stdin, "rb") if record.stdin else subprocess.DEVNULL
         if record.stdin:
             files.append(stdin)
         log: Any = sys.stderr.fileno()
         if record.log and not (record.stdout and record.stderr):
-            log = open(record.log, "ab", buffering=0)
+            log = open(record.log, "ab")
             files.append(log)
-            if record.attempt > 1:
-                try:
-                    log.write(f"--- runner-cwl: attempt {record.attempt} ---\n".encode())
-                except OSError:  # a full disk: the job says so itself
-                    pass
         stdout: Any = log
         if record.stdout:
             stdout = open(record.stdout, "wb")
@@ -65,6 +67,7 @@ def execute(
         if record.stderr:
             stderr = open(record.stderr, "wb")
             files.append(stderr)
+        inherited = measure.own_rss()
         proc = subprocess.Popen(
             argv,
             stdin=stdin,
@@ -82,43 +85,106 @@ def execute(
         if cgroup is not None:
             cgroup.remove()
         what = err.strerror or str(err)
-        failure = "system" if err.errno in _SYSTEM_ERRNOS else "task"
-        return JobResult(record.id, 127, started, time.time(), error=f"{record.argv[0]}: {what}", failure=failure)
+        full = _disk_full(record)
+        failure = "system" if full or err.errno in _SYSTEM_ERRNOS else "task"
+        result = JobResult(
+            record.id, 127, started, time.time(), error=full or f"{record.argv[0]}: {what}", failure=failure
+        )
+        _log_footer(record, result, f"could not start: {result.error}")
+        return result
     for handle in files:
         handle.close()
+    sampler = measure.SAMPLER.watch(proc.pid)
     if on_start is not None:
         on_start(proc)
-    timed_out = injected = False
-    limit = float(record.timelimit) if record.timelimit else None
-    try:
-        if record.fault_after is not None and (limit is None or record.fault_after < limit):
-            try:
-                code = proc.wait(timeout=record.fault_after)
-            except subprocess.TimeoutExpired:  # --inject-faults: this job dies now
-                injected = True
+    timed_out = threading.Event()
+    injected = threading.Event()
+    timers = []
+    if record.timelimit:
+
+        def time_is_up() -> None:
+            timed_out.set()
+            terminate(proc, record)
+
+        timers.append(threading.Timer(record.timelimit, time_is_up))
+    if record.fault_after is not None:
+
+        def inject() -> None:  # --inject-faults: this job dies now
+            if not timed_out.is_set():
+                injected.set()
                 terminate(proc, record, signals=(signal.SIGKILL,))
-                code = proc.wait()
-        if not injected:
-            code = proc.wait(timeout=None if limit is None else max(0.0, started + limit - time.time()))
-    except subprocess.TimeoutExpired:
-        timed_out = True
-        terminate(proc, record)
-        code = proc.wait()
-    kind = None
-    error = None
+
+        timers.append(threading.Timer(record.fault_after, inject))
+    for timer in timers:
+        timer.daemon = True
+        timer.start()
+    try:
+        code, usage = measure.wait(proc)
+    finally:
+        for timer in timers:
+            timer.cancel()
+        tree_peak = measure.SAMPLER.forget(sampler)
+    result = JobResult(record.id, code, started, time.time(), timed_out=timed_out.is_set() and not injected.is_set())
+    result.injected = injected.is_set()
     if cgroup is not None:
-        if code != 0 and not injected and cgroup.oom_killed():
-            kind = "memory"
+        if code != 0 and not result.injected and cgroup.oom_killed():
+            result.failure = "memory"
         cgroup.remove()
-    if code != 0 and kind is None and not injected:
-        error = _disk_full(record)
-        kind = "system" if error else None
-    if record.upload and not timed_out and not injected and error is None:
-        error = upload_outputs(record)
-        kind = "system" if error else kind  # the job ran; its outputs did not reach the store
-    return JobResult(
-        record.id, code, started, time.time(), timed_out=timed_out, failure=kind, injected=injected, error=error
-    )
+    if code != 0 and result.failure is None and not result.injected:
+        result.error = _disk_full(record)
+        result.failure = "system" if result.error else None
+    if record.upload and not result.timed_out and not result.injected and result.error is None:
+        result.error = upload_outputs(record)
+        if result.error:  # the job ran; its outputs did not reach the store
+            result.failure = "system"
+    if usage is not None:
+        result.cpu_user = round(usage.ru_utime, 3)
+        result.cpu_system = round(usage.ru_stime, 3)
+    result.peak_rss = measure.peak_memory(usage, tree_peak, inherited)
+    reason = exit_reason(result, record.timelimit)
+    _log_footer(record, result, f"{reason}; {result.error}" if result.error else reason)
+    return result
+
+
+def exit_reason(result: JobResult, timelimit: int | None = None) -> str:
+    """How a job's process ended, in a few words."""
+    if result.timed_out:
+        return f"stopped: time limit of {timelimit or '?'} s exceeded"
+    if result.exit_code < 0:
+        try:
+            return f"killed by signal {signal.Signals(-result.exit_code).name}"
+        except ValueError:
+            return f"killed by signal {-result.exit_code}"
+    return f"exit code {result.exit_code}"
+
+
+def _log_header(record: JobRecord, started: float) -> None:
+    assert record.log is not None
+    when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(started))
+    lines = [
+        f"# runner-cwl job {record.id} ({record.name}) started {when}",
+        f"# command: {shlex.join(record.argv)}",
+    ]
+    if record.stdin:
+        lines.append(f"# stdin: {record.stdin}")
+    for what, path in (("stdout", record.stdout), ("stderr", record.stderr)):
+        if path:
+            lines.append(f"# {what}: {path} (captured by the tool)")
+    with open(record.log, "a") as handle:
+        handle.write("\n".join(lines) + "\n")
+
+
+def _log_footer(record: JobRecord, result: JobResult, reason: str) -> None:
+    if not record.log:
+        return
+    try:
+        with open(record.log, "a") as handle:
+            handle.write(
+                f"# ended after {result.ended - result.started:.2f} s: {reason}"
+                f" (cpu {result.cpu_user + result.cpu_system:.2f} s, peak memory {result.peak_rss / 2**20:.1f} MiB)\n"
+            )
+    except OSError:
+        pass
 
 
 def upload_outputs(record: JobRecord) -> str | None:
@@ -192,7 +258,11 @@ def terminate(
     grace: float = 5.0,
     signals: tuple[signal.Signals, ...] = (signal.SIGTERM, signal.SIGKILL),
 ) -> None:
-    """Stop a job: its container (if any), then its process group."""
+    """Stop a job: its container (if any), then its process group.
+
+    It does not reap the process: the thread that runs the job does (and takes
+    its resource usage with it).
+    """
     if record.cidfile and record.container_engine:
         try:
             with open(record.cidfile) as handle:
@@ -212,11 +282,8 @@ def terminate(
             os.killpg(proc.pid, sig)
         except (ProcessLookupError, PermissionError):
             return
-        try:
-            proc.wait(timeout=grace)
+        if measure.wait_exited(proc, grace):
             return
-        except subprocess.TimeoutExpired:
-            continue
 
 
 def main(argv: list[str] | None = None) -> int:
