@@ -163,6 +163,7 @@ class Executor(JobExecutor):
         self.run_record = RunRecord()
         self.reused = 0
         self._state_changed = False
+        self._events_behind = False
         # what users see: the event log, the live display, the report (events.py, progress.py, report.py)
         self.report_path = report
         self.stats = stats
@@ -531,7 +532,12 @@ class Executor(JobExecutor):
             self._update_record()
             self._state_changed = not self._leadership.write(self.run_record, force=False)
         assert self.jobstore is not None
-        self.events.save(self.jobstore)
+        try:
+            self.events.save(self.jobstore)
+        except JobStoreError as err:  # a progress record: the run goes on without it
+            if not self._events_behind:
+                _logger.warning("%s (the run's event log is behind)", err)
+                self._events_behind = True
         self._progress.update()
 
     def _start(self, job: Any, runtime_context: RuntimeContext) -> None:
