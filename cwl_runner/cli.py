@@ -43,7 +43,7 @@ def positive_float(text: str) -> float:
     return value
 
 
-SUBCOMMANDS = ("status", "clean", "kill")
+SUBCOMMANDS = ("status", "clean", "kill", "report")
 
 
 def version_string() -> str:
@@ -136,6 +136,30 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="run each local job through the worker entry point (as a cluster node would)",
     )
+    group.add_argument(
+        "--report",
+        metavar="FILE",
+        help="write the run report (one self-contained HTML file: summary, timeline, per-step "
+        "times and memory, failures) to FILE at the end of the run, also when it fails",
+    )
+    group.add_argument(
+        "--stats", action="store_true", help="print the per-step table (jobs, wall, CPU, peak memory) at the end"
+    )
+    group.add_argument(
+        "--progress",
+        choices=["auto", "live", "plain", "none"],
+        default="auto",
+        help="what the run shows while it runs: a live display (on a terminal), periodic progress "
+        "log lines, or nothing (default auto: live on a terminal, plain otherwise; --quiet: none)",
+    )
+    log_dir = parser._option_string_actions.get("--log-dir")
+    if log_dir is not None:  # cwltool's option: we add each job's own log to it
+        log_dir.help = (
+            "each job's log (its command line, its stdout/stderr when the tool does not capture them, and "
+            "how it ended) goes to DIR/STEP[.SCATTER_INDEX].JOB_ID.log (default: the job store's work/logs); "
+            "as in cwltool, the stdout/stderr a tool captures are also written under DIR"
+        )
+        log_dir.metavar = "DIR"
     return parser
 
 
@@ -171,6 +195,10 @@ def make_executor(args: argparse.Namespace):  # type: ignore[no-untyped-def]
         slurm_batch_size=args.slurm_batch_size,
         clean=args.clean,
         restart=args.restart,
+        report=args.report,
+        stats=args.stats,
+        log_dir=args.log_dir or None,
+        progress="none" if args.quiet or getattr(args, "no_warnings", False) else args.progress,
     )
 
 

@@ -1,4 +1,4 @@
-"""``runner-cwl status|clean|kill JOBSTORE``: look after a run from outside it."""
+"""``runner-cwl status|clean|kill|report JOBSTORE``: look after a run from outside it."""
 
 from __future__ import annotations
 
@@ -24,13 +24,19 @@ def build_parser() -> argparse.ArgumentParser:
     kill = sub.add_parser("kill", help="stop a run's leader and its jobs")
     kill.add_argument("jobstore")
     kill.add_argument("--timeout", type=float, default=120, help="seconds to wait for the leader to stop")
+    report = sub.add_parser("report", help="render the run report of a kept job store (also while it runs)")
+    report.add_argument("jobstore")
+    report.add_argument(
+        "-o", "--output", metavar="FILE", default="report.html", help="the HTML file to write (default report.html)"
+    )
+    report.add_argument("--stats", action="store_true", help="also print the per-step table")
     return parser
 
 
 def run_command(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return {"status": status, "clean": clean, "kill": kill}[args.command](args)
+        return {"status": status, "clean": clean, "kill": kill, "report": report}[args.command](args)
     except RunnerError as err:
         print(f"runner-cwl {args.command}: {err}", file=sys.stderr)
         return err.exit_code
@@ -96,3 +102,29 @@ def kill(args: argparse.Namespace) -> int:
         time.sleep(0.2)
     print(f"runner-cwl kill: pid {record.pid} is still running after {args.timeout:g} s", file=sys.stderr)
     return 1
+
+
+def report(args: argparse.Namespace) -> int:
+    from . import events
+    from .report import print_stats, write_html
+
+    store = open_jobstore(args.jobstore, create=False)
+    doc = events.load(store)
+    if doc is None:
+        print(
+            f"runner-cwl report: {store.locator} holds no event log ({events.EVENTS_KEY}); "
+            "was the run made by an older runner-cwl?",
+            file=sys.stderr,
+        )
+        return 1
+    if doc.get("status") == "running" and not leader_alive(store):
+        doc["status"] = "stopped (its leader died)"
+    try:
+        write_html(doc, args.output)
+    except OSError as err:
+        print(f"runner-cwl report: cannot write {args.output}: {err.strerror or err}", file=sys.stderr)
+        return 1
+    print(f"wrote {args.output} ({len(doc.get('jobs', []))} jobs, {doc.get('status')})")
+    if args.stats:
+        print_stats(doc)
+    return 0

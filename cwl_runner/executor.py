@@ -31,8 +31,11 @@ from cwltool.workflow_job import WorkflowJob
 from schema_salad.ref_resolver import uri_file_path
 
 from . import patches, preflight, provenance, remote
+from . import progress as display
+from . import report as run_report
 from .backends import make_backend
 from .errors import ConfigurationError, RunnerError
+from .events import RunEvents, scatter_index, step_of
 from .job import JobRecord, JobResult
 from .jobstore import JobStore, open_jobstore
 from .reuse import done_key
@@ -87,6 +90,10 @@ class Executor(JobExecutor):
         slurm_batch_size: int = 1,
         clean: str = "on-success",
         restart: bool = False,
+        report: str | None = None,
+        stats: bool = False,
+        log_dir: str | None = None,
+        progress: str = "none",
     ) -> None:
         super().__init__()
         patches.apply()
@@ -121,6 +128,13 @@ class Executor(JobExecutor):
         self.run_record = RunRecord()
         self.reused = 0
         self._state_changed = False
+        # what users see: the event log, the live display, the report (events.py, progress.py, report.py)
+        self.report_path = report
+        self.stats = stats
+        self.log_dir = log_dir
+        self.progress_mode = progress
+        self.events = RunEvents()
+        self._progress: display.Display = display.make("none", self.events, self._usage)
         self.stager = Stager(None, "")
         self._export_url: str | None = None
 
@@ -159,10 +173,14 @@ class Executor(JobExecutor):
         assert self.jobstore is not None
         self.jobstore.put(done_key(key), json.dumps(outputs).encode())
 
-    def log_path(self, record: JobRecord) -> str:
-        """Where a job's uncaptured stdout/stderr go: the job store's log folder."""
-        safe = "".join(c if c.isalnum() or c in "._-" else "_" for c in record.name)[:80]
-        return os.path.join(self._log_dir, f"{record.id}-{safe}.log")
+    def log_path(self, record: JobRecord, job: Any = None) -> str:
+        """A job's log (command, uncaptured stdout/stderr, exit reason) in --log-dir:
+        ``STEP.ID.log``, or ``STEP.INDEX.ID.log`` for a scatter's INDEXth job."""
+        step = step_of(job) if job is not None else record.name
+        safe = "".join(c if c.isalnum() or c in "_-" else "_" for c in step)[:80]
+        index = scatter_index(job) if job is not None else None
+        middle = f"{safe}.{index}" if index is not None else safe
+        return os.path.join(self._log_dir, f"{middle}.{record.id}.log")
 
     def check_request(self, name: str, cores: float, ram: int, gpus: int) -> None:
         assert self.scheduler is not None
@@ -173,14 +191,17 @@ class Executor(JobExecutor):
         self._state_changed = True
         if job.outdir and not self._outdirs_in_store:
             self.output_dirs.add(job.outdir)
+        self.events.submitted(record, step_of(job), scatter_index(job))
         self.scheduler.submit(record, lambda result: self._ended(job, record, result, runtime_context))
 
     def _ended(self, job: ScheduledJob, record: JobRecord, result: JobResult, rc: RuntimeContext) -> None:
         self._state_changed = True
         if self._stopping:
             self.failures.append(Failure(job.name, "cancelled", record, result))
+            self.events.ended_job(record, result, "cancelled")
             return
         status = job.finish(result, rc)
+        self.events.ended_job(record, result, status)
         if status != "success":
             self.failures.append(Failure(job.name, status, record, result))
             if rc.on_error == "stop":
@@ -217,11 +238,13 @@ class Executor(JobExecutor):
             self.run_record = self._start_record(process)
             leadership.write(self.run_record)
             self._leadership = leadership
+            self._start_watching(quiet=runtime_context.validate_only)
             output, status = self._execute_in_store(process, job_order_object, runtime_context, logger)
             if output is not None and self._export_url is not None:
                 export_to_s3(output, self._export_url)
         except BaseException as err:
             self.run_record.status = "interrupted" if isinstance(err, KeyboardInterrupt) else "permanentFail"
+            self._stop_watching(self.run_record.status, logger)
             self._finish_record(leadership)
             if isinstance(err, KeyboardInterrupt):
                 logger.error(
@@ -229,6 +252,7 @@ class Executor(JobExecutor):
                     self.jobstore.locator,
                 )
             raise
+        self._stop_watching(status, logger)
         self.report_failures(logger)
         self.run_record.status = status
         self._finish_record(leadership)
@@ -238,6 +262,47 @@ class Executor(JobExecutor):
         else:
             logger.info("Job store kept: %s", self.jobstore.locator)
         return output, status
+
+    def _start_watching(self, quiet: bool = False) -> None:
+        """The event log and the live display, from the start of the run."""
+        assert self.jobstore is not None
+        record = self.run_record
+        self.events = RunEvents(
+            workflow=record.workflow,
+            attempt=record.attempt,
+            host=record.host,
+            jobstore=self.jobstore.locator,
+            limits={"cores": self.limits.cores, "ram": self.limits.ram, "gpus": self.limits.gpus},
+        )
+        if self.restart:
+            self.events.load_previous(self.jobstore)
+        self._progress = display.make("none" if quiet else self.progress_mode, self.events, self._usage)
+        self._progress.start()
+
+    def _stop_watching(self, status: str, logger: logging.Logger) -> None:
+        """Final display, event log, --report and --stats (also after a failure)."""
+        assert self.jobstore is not None
+        self.events.reused = self.reused
+        self.events.close(status)
+        self._progress.stop()
+        try:
+            self.events.save(self.jobstore, force=True)
+            run_report.after_run(self.events.to_dict(), self.report_path, self.stats, logger)
+        except Exception as err:  # the run's own outcome matters more than its report
+            logger.error("could not write the run report: %s", err)
+
+    def _usage(self) -> display.Usage:
+        scheduler = self.scheduler
+        if scheduler is None:
+            return display.Usage()
+        limits = scheduler.limits
+        return display.Usage(
+            len(scheduler._running),
+            limits.cores - scheduler.free_cores,
+            limits.cores,
+            limits.ram - scheduler.free_ram,
+            limits.ram,
+        )
 
     def _open_jobstore(self) -> JobStore:
         """The store for this run: a new one, or, with --restart, one holding an unfinished run."""
@@ -322,6 +387,9 @@ class Executor(JobExecutor):
         # every job's inputs are deep-copied from it, and ruamel's copies are slow
         job_order_object = preflight.validate_inputs(process, job_order_object, runtime_context)
         self._log_dir = self.jobstore.workdir("logs")
+        if self.log_dir:
+            self._log_dir = os.path.abspath(self.log_dir)
+            os.makedirs(self._log_dir, exist_ok=True)
         self.stager = Stager(self.jobstore, self.jobstore.workdir("cache"))
         # final outputs in the store are hard-linked into --outdir, not copied
         patches.LINKABLE_ROOTS.add(os.path.realpath(self.jobstore.workdir("out")))
@@ -339,6 +407,7 @@ class Executor(JobExecutor):
         )
         remote = self.batch_system != "local" or self.use_worker_process
         self.scheduler = Scheduler(backend, self.limits, self.jobstore, store_records=remote)
+        self.scheduler.on_start = self.events.started_job
         try:
             return super().execute(process, job_order_object, runtime_context, logger)
         finally:
@@ -395,6 +464,9 @@ class Executor(JobExecutor):
         if self._state_changed and self._leadership is not None:
             self.run_record.counts = self.counts()
             self._state_changed = not self._leadership.write(self.run_record, force=False)
+        assert self.jobstore is not None
+        self.events.save(self.jobstore)
+        self._progress.update()
 
     def _start(self, job: Any, runtime_context: RuntimeContext) -> None:
         """Run a job's preparation (submission for tool jobs, all of it for others)."""
@@ -412,6 +484,7 @@ class Executor(JobExecutor):
             name = getattr(job, "name", str(job))
             _logger.error("[job %s] cannot start: %s", name, err, exc_info=runtime_context.debug)
             self.failures.append(Failure(name, "permanentFail", getattr(job, "record", None), None, str(err)))
+            self.events.not_started(name, step_of(job), str(err))
             callback = getattr(job, "output_callback", None)
             if callback is not None:
                 callback({}, "permanentFail")
@@ -441,10 +514,12 @@ class Executor(JobExecutor):
             lines.append("  command: " + " ".join(first.record.argv))
             log = first.record.stderr or first.record.log
             if log and os.path.exists(log):
-                tail = _tail(log, 10)
+                tail = [line for line in _tail(log, 12) if not line.startswith("# ")][-10:]
                 if tail:
                     lines.append(f"  last lines of {log}:")
                     lines.extend("    " + line for line in tail)
+            if first.record.log and first.record.log != log:
+                lines.append(f"  job log: {first.record.log}")
         if len(real) > 1:
             lines.append(
                 f"  (and {len(real) - 1} more: "

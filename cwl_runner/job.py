@@ -9,7 +9,8 @@ another node runs the same record from the job store
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
+from typing import Any
 
 
 @dataclass
@@ -59,13 +60,26 @@ class JobResult:
     error: str | None = None
     #: set when the job was stopped for exceeding its time limit
     timed_out: bool = False
+    #: CPU seconds (user, system) of the job's process and the descendants it waited for
+    #: (os.wait4); a container's own processes are not in it (see docs/reporting.md)
+    cpu_user: float = 0.0
+    cpu_system: float = 0.0
+    #: peak resident memory in bytes: the larger of the biggest single process (rusage)
+    #: and the largest sampled sum over the process tree
+    peak_rss: int = 0
 
     def to_json(self) -> bytes:
         return json.dumps(asdict(self), separators=(",", ":")).encode()
 
     @classmethod
     def from_json(cls, data: bytes | str) -> JobResult:
-        return cls(**json.loads(data))
+        return cls(**_known(cls, json.loads(data)))
+
+
+def _known(cls: Any, values: dict[str, Any]) -> dict[str, Any]:
+    """The fields ``cls`` has: a result written by a newer worker still loads."""
+    names = {f.name for f in fields(cls)}
+    return {k: v for k, v in values.items() if k in names}
 
 
 def record_key(job_id: str) -> str:

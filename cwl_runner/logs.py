@@ -66,7 +66,26 @@ class UserFacingFilter(logging.Filter):
         return record.getMessage() != "Unexpected exception"
 
 
+class StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever ``sys.stderr`` is at the time of each record.
+
+    The live display (``progress.py``) swaps ``sys.stderr`` for a proxy that
+    prints above it; a handler that kept the original stream would garble it.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property  # type: ignore[override]
+    def stream(self):  # type: ignore[no-untyped-def]
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value) -> None:  # type: ignore[no-untyped-def]
+        pass
+
+
 def make_handler(debug: bool) -> logging.Handler:
-    handler = logging.StreamHandler(sys.stderr)
+    handler = StderrHandler()
     handler.addFilter(UserFacingFilter(debug))
     return handler

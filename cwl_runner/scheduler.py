@@ -54,6 +54,8 @@ class Scheduler:
         self._running: dict[str, tuple[JobRecord, Callback]] = {}
         self.started = 0
         self.finished = 0
+        #: called with each record as it starts (the run's event log)
+        self.on_start: Callable[[JobRecord], None] | None = None
 
     def check_fits(self, record: JobRecord) -> None:
         """Refuse at once a job that could never start, naming the step and the flag."""
@@ -104,6 +106,8 @@ class Scheduler:
             if self.store_records and self.jobstore is not None:
                 self.jobstore.put(record_key(record.id), record.to_json())
             self.backend.submit(record)
+            if self.on_start is not None:
+                self.on_start(record)
         if skipped:
             queue.rotate(skipped)  # restore arrival order
 

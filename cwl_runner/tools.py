@@ -51,6 +51,7 @@ class ScheduledJob(JobBase):
 
     record: JobRecord | None = None
     content_key: str | None = None
+    step_name: str | None = None
 
     def run(self, runtimeContext: RuntimeContext, tmpdir_lock: threading.Lock | None = None) -> None:
         """Refuse a job that could never fit, or reuse a finished one, before cwltool
@@ -149,7 +150,7 @@ class ScheduledJob(JobBase):
             outdir=self.outdir,
             tmpdir=self.tmpdir,
         )
-        self.record.log = executor.log_path(self.record)
+        self.record.log = executor.log_path(self.record, self)
         self.record.upload = executor.stager.output_url(self.record.id)
         if self.record.upload:
             executor.stager.register(self.record.id, self.outdir)
@@ -258,3 +259,10 @@ class RunnerCommandLineTool(CommandLineTool):
 
     def make_job_runner(self, runtimeContext: RuntimeContext) -> type[JobBase]:
         return scheduled(super().make_job_runner(runtimeContext))
+
+    def job(self, job_order: Any, output_callbacks: Any, runtimeContext: RuntimeContext) -> Any:
+        step = runtimeContext.name  # the workflow step's name (cwltool sets it per step)
+        for job in super().job(job_order, output_callbacks, runtimeContext):
+            if step and isinstance(job, ScheduledJob):
+                job.step_name = step
+            yield job

@@ -7,13 +7,16 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
+from . import measure
 from .job import JobRecord, JobResult, record_key, result_key
 from .jobstore.base import JobStore
 
@@ -27,10 +30,14 @@ def execute(
     The process gets its own session so a kill reaches its children too.
     What the tool does not capture itself goes to the record's log file (or
     to our stderr without one), never to our stdout, which carries the JSON.
+    The log file also gets the command line first and the exit reason last.
+    The result carries the job's CPU time and peak memory (``measure.py``).
     """
     started = time.time()
     files: list[Any] = []
     try:
+        if record.log:
+            _log_header(record, started)
         stdin = open(record.stdin, "rb") if record.stdin else subprocess.DEVNULL
         if record.stdin:
             files.append(stdin)
@@ -46,6 +53,7 @@ def execute(
         if record.stderr:
             stderr = open(record.stderr, "wb")
             files.append(stderr)
+        inherited = measure.own_rss()
         proc = subprocess.Popen(
             record.argv,
             stdin=stdin,
@@ -61,22 +69,82 @@ def execute(
         for handle in files:
             handle.close()
         what = err.strerror or str(err)
-        return JobResult(record.id, 127, started, time.time(), error=f"{record.argv[0]}: {what}")
+        result = JobResult(record.id, 127, started, time.time(), error=f"{record.argv[0]}: {what}")
+        _log_footer(record, result, f"could not start: {result.error}")
+        return result
     for handle in files:
         handle.close()
+    sampler = measure.SAMPLER.watch(proc.pid)
     if on_start is not None:
         on_start(proc)
-    timed_out = False
+    timed_out = threading.Event()
+    timer = None
+    if record.timelimit:
+
+        def time_is_up() -> None:
+            timed_out.set()
+            terminate(proc, record)
+
+        timer = threading.Timer(record.timelimit, time_is_up)
+        timer.daemon = True
+        timer.start()
     try:
-        code = proc.wait(timeout=record.timelimit or None)
-    except subprocess.TimeoutExpired:
-        timed_out = True
-        terminate(proc, record)
-        code = proc.wait()
-    error = None
-    if record.upload and not timed_out:
-        error = upload_outputs(record)
-    return JobResult(record.id, code, started, time.time(), timed_out=timed_out, error=error)
+        code, usage = measure.wait(proc)
+    finally:
+        if timer is not None:
+            timer.cancel()
+        tree_peak = measure.SAMPLER.forget(sampler)
+    result = JobResult(record.id, code, started, time.time(), timed_out=timed_out.is_set())
+    if record.upload and not result.timed_out:
+        result.error = upload_outputs(record)
+    if usage is not None:
+        result.cpu_user = round(usage.ru_utime, 3)
+        result.cpu_system = round(usage.ru_stime, 3)
+    result.peak_rss = measure.peak_memory(usage, tree_peak, inherited)
+    reason = exit_reason(result, record.timelimit)
+    _log_footer(record, result, f"{reason}; {result.error}" if result.error else reason)
+    return result
+
+
+def exit_reason(result: JobResult, timelimit: int | None = None) -> str:
+    """How a job's process ended, in a few words."""
+    if result.timed_out:
+        return f"stopped: time limit of {timelimit or '?'} s exceeded"
+    if result.exit_code < 0:
+        try:
+            return f"killed by signal {signal.Signals(-result.exit_code).name}"
+        except ValueError:
+            return f"killed by signal {-result.exit_code}"
+    return f"exit code {result.exit_code}"
+
+
+def _log_header(record: JobRecord, started: float) -> None:
+    assert record.log is not None
+    when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(started))
+    lines = [
+        f"# runner-cwl job {record.id} ({record.name}) started {when}",
+        f"# command: {shlex.join(record.argv)}",
+    ]
+    if record.stdin:
+        lines.append(f"# stdin: {record.stdin}")
+    for what, path in (("stdout", record.stdout), ("stderr", record.stderr)):
+        if path:
+            lines.append(f"# {what}: {path} (captured by the tool)")
+    with open(record.log, "a") as handle:
+        handle.write("\n".join(lines) + "\n")
+
+
+def _log_footer(record: JobRecord, result: JobResult, reason: str) -> None:
+    if not record.log:
+        return
+    try:
+        with open(record.log, "a") as handle:
+            handle.write(
+                f"# ended after {result.ended - result.started:.2f} s: {reason}"
+                f" (cpu {result.cpu_user + result.cpu_system:.2f} s, peak memory {result.peak_rss / 2**20:.1f} MiB)\n"
+            )
+    except OSError:
+        pass
 
 
 def upload_outputs(record: JobRecord) -> str | None:
@@ -117,7 +185,11 @@ def _die_with_parent() -> None:
 
 
 def terminate(proc: subprocess.Popen[bytes], record: JobRecord, grace: float = 5.0) -> None:
-    """Stop a job: its container (if any), then its process group."""
+    """Stop a job: its container (if any), then its process group.
+
+    It does not reap the process: the thread that runs the job does (and takes
+    its resource usage with it).
+    """
     if record.cidfile and record.container_engine:
         try:
             with open(record.cidfile) as handle:
@@ -137,11 +209,8 @@ def terminate(proc: subprocess.Popen[bytes], record: JobRecord, grace: float = 5
             os.killpg(proc.pid, sig)
         except (ProcessLookupError, PermissionError):
             return
-        try:
-            proc.wait(timeout=grace)
+        if measure.wait_exited(proc, grace):
             return
-        except subprocess.TimeoutExpired:
-            continue
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -33,6 +33,15 @@ if ! command -v node >/dev/null 2>&1; then
   fi
 fi
 
+step "Chromium and tmux (the report and live-display tests)"
+if ! command -v chromium >/dev/null 2>&1 || ! command -v tmux >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium tmux >/dev/null
+  else
+    echo "warning: no chromium or tmux; the report/terminal tests will be skipped" >&2
+  fi
+fi
+
 step "Container engine"
 SETUP="$ROOT/../shared/containers/setup.sh"
 if [ -n "${DOCKER_HOST:-}" ] && docker version >/dev/null 2>&1; then
