@@ -8,9 +8,13 @@ unchanged job has the same key in the next run. Upstream outputs are part of a
 downstream job's inputs: when a step is edited and re-runs, its outputs are new
 files, and so everything downstream gets new keys and re-runs too.
 
-When a job succeeds, its output object is written to ``done/KEY.json`` in the job
-store (write-then-rename) before the workflow hears of it. A restarted run reuses
-the records of earlier attempts only; within one run, equal jobs still both run.
+When a job succeeds, its key and output object are appended as one line to the
+journal ``done/journal.jsonl`` in the job store (one ``write``: no file created,
+renamed or deleted per job) before the workflow hears of it. A leader killed during
+that write leaves at most a partial last line, which readers skip (that job was not
+reported to the workflow, so it runs again). Stores that cannot append (S3) get one
+``done/KEY.json`` per job instead. A restarted run reuses the records of earlier
+attempts only; within one run, equal jobs still both run.
 """
 
 from __future__ import annotations
@@ -21,6 +25,10 @@ import os
 from typing import Any
 
 from cwltool.job import JobBase
+
+from .jobstore.base import JobStore
+
+JOURNAL = "done/journal.jsonl"
 
 _tool_hashes: dict[int, str] = {}
 
@@ -86,3 +94,38 @@ def job_key(job: JobBase, command: list[str], image: str | None) -> str:
 
 def done_key(key: str) -> str:
     return f"done/{key}.json"
+
+
+def record_done(store: JobStore, key: str, outputs: Any) -> None:
+    """Record that the job ``key`` succeeded with ``outputs`` (durable when this returns)."""
+    text = json.dumps(outputs, separators=(",", ":"))
+    if not getattr(store, "_no_append", False):
+        try:
+            store.append(JOURNAL, f'{{"key":"{key}","outputs":{text}}}\n'.encode())
+            return
+        except NotImplementedError:
+            store._no_append = True  # type: ignore[attr-defined]
+    store.put(done_key(key), text.encode())
+
+
+def load_done(store: JobStore) -> dict[str, str]:
+    """Content key → recorded outputs (JSON text) of every job recorded as done."""
+    done: dict[str, str] = {}
+    for name in store.list("done/"):
+        if name == JOURNAL or not name.endswith(".json"):
+            continue
+        try:
+            done[name[len("done/") : -len(".json")]] = store.get(name).decode()
+        except KeyError:
+            continue
+    try:
+        journal = store.get(JOURNAL)
+    except KeyError:
+        return done
+    for line in journal.splitlines():
+        try:
+            entry = json.loads(line)
+            done[entry["key"]] = json.dumps(entry["outputs"])
+        except (ValueError, KeyError, TypeError):
+            continue  # a record cut short by a killed leader
+    return done

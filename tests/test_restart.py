@@ -12,6 +12,9 @@ from pathlib import Path
 
 from conftest import DATA, runner_cwl
 
+from cwl_runner.jobstore import LocalJobStore
+from cwl_runner.reuse import load_done
+
 JOBS = 100  # values: the workflow runs 2 x JOBS jobs
 
 
@@ -30,8 +33,7 @@ def _outputs(outdir: Path, printed: str) -> tuple[list[str], list[bytes]]:
 
 
 def _recorded(store: Path) -> set[str]:
-    done = store / "done"
-    return {json.loads(p.read_text())["text"] for p in done.glob("*.json")} if done.is_dir() else set()
+    return {json.loads(outputs)["text"] for outputs in load_done(LocalJobStore(str(store), create=False)).values()}
 
 
 def test_killed_anywhere_restart_finishes_with_the_same_outputs(tmp_path):
