@@ -16,6 +16,7 @@ import sys
 from collections.abc import Sequence
 
 from . import __version__
+from .backends.noop import enabled as noop_enabled
 from .errors import RunnerError
 
 _MEMORY = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?\s*$", re.IGNORECASE)
@@ -129,7 +130,8 @@ def build_parser() -> argparse.ArgumentParser:
     group.add_argument(
         "--batch-system",
         default="local",
-        choices=["local", "slurm"],
+        # noop: jobs end at once, nothing runs (benchmarks/noop.py; needs RUNNER_CWL_BENCHMARK=1)
+        choices=["local", "slurm"] + (["noop"] if noop_enabled() else []),
         help="where jobs run: this machine (local, the default) or a Slurm cluster (slurm)",
     )
     group.add_argument(
@@ -155,6 +157,22 @@ def build_parser() -> argparse.ArgumentParser:
         "--worker-process",
         action="store_true",
         help="run each local job through the worker entry point (as a cluster node would)",
+    )
+    group.add_argument(
+        "--report",
+        metavar="FILE",
+        help="write the run report (one self-contained HTML file: summary, timeline, per-step "
+        "times and memory, failures) to FILE at the end of the run, also when it fails",
+    )
+    group.add_argument(
+        "--stats", action="store_true", help="print the per-step table (jobs, wall, CPU, peak memory) at the end"
+    )
+    group.add_argument(
+        "--progress",
+        choices=["auto", "live", "plain", "none"],
+        default="auto",
+        help="what the run shows while it runs: a live display (on a terminal), periodic progress "
+        "log lines, or nothing (default auto: live on a terminal, plain otherwise; --quiet: none)",
     )
     group.add_argument(
         "--retry-count",
@@ -194,22 +212,6 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="run the leader in the background and return at once; prints the job store to use with "
         "'runner-cwl status' and 'runner-cwl kill' (the job store is kept unless --clean says otherwise)",
-    )
-    group.add_argument(
-        "--report",
-        metavar="FILE",
-        help="write the run report (one self-contained HTML file: summary, timeline, per-step "
-        "times and memory, failures) to FILE at the end of the run, also when it fails",
-    )
-    group.add_argument(
-        "--stats", action="store_true", help="print the per-step table (jobs, wall, CPU, peak memory) at the end"
-    )
-    group.add_argument(
-        "--progress",
-        choices=["auto", "live", "plain", "none"],
-        default="auto",
-        help="what the run shows while it runs: a live display (on a terminal), periodic progress "
-        "log lines, or nothing (default auto: live on a terminal, plain otherwise; --quiet: none)",
     )
     log_dir = parser._option_string_actions.get("--log-dir")
     if log_dir is not None:  # cwltool's option: we add each job's own log to it
@@ -254,15 +256,15 @@ def make_executor(args: argparse.Namespace):  # type: ignore[no-untyped-def]
         slurm_batch_size=args.slurm_batch_size,
         clean=args.clean or ("never" if args.detach else "on-success"),
         restart=args.restart,
+        report=args.report,
+        stats=args.stats,
+        log_dir=args.log_dir or None,
+        progress="none" if args.quiet or getattr(args, "no_warnings", False) else args.progress,
         retry_count=args.retry_count,
         max_system_retries=args.max_system_retries,
         inject_faults=args.inject_faults,
         inject_faults_seed=args.inject_faults_seed,
         enforce_memory=args.enforce_memory,
-        report=args.report,
-        stats=args.stats,
-        log_dir=args.log_dir or None,
-        progress="none" if args.quiet or getattr(args, "no_warnings", False) else args.progress,
     )
 
 

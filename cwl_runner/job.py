@@ -79,6 +79,13 @@ class JobResult:
     error: str | None = None
     #: set when the job was stopped for exceeding its time limit
     timed_out: bool = False
+    #: CPU seconds (user, system) of the job's process and the descendants it waited for
+    #: (os.wait4); a container's own processes are not in it (see docs/reporting.md)
+    cpu_user: float = 0.0
+    cpu_system: float = 0.0
+    #: peak resident memory in bytes: the larger of the biggest single process (rusage)
+    #: and the largest sampled sum over the process tree
+    peak_rss: int = 0
     #: what the place that saw the failure knows of its class: "system" (the job
     #: could not run: worker lost, node failure, ...), "memory" (killed for
     #: exceeding its memory), "task" (the command itself is at fault); None: judge
@@ -88,13 +95,6 @@ class JobResult:
     injected: bool = False
     #: which attempt this was (set by the scheduler on the attempt it reports)
     attempt: int = 1
-    #: CPU seconds (user, system) of the job's process and the descendants it waited for
-    #: (os.wait4); a container's own processes are not in it (see docs/reporting.md)
-    cpu_user: float = 0.0
-    cpu_system: float = 0.0
-    #: peak resident memory in bytes: the larger of the biggest single process (rusage)
-    #: and the largest sampled sum over the process tree
-    peak_rss: int = 0
 
     def to_json(self) -> bytes:
         return json.dumps(asdict(self), separators=(",", ":")).encode()

@@ -28,10 +28,14 @@ _SYSTEM_ERRNOS = {errno.EAGAIN, errno.ENOMEM, errno.EMFILE, errno.ENFILE, errno.
 def execute(
     record: JobRecord,
     on_start: Callable[[subprocess.Popen[bytes]], None] | None = None,
+    process_group: int | None = None,
 ) -> JobResult:
     """Run ``record``'s command to completion and say how it ended.
 
-    The process gets its own session so a kill reaches its children too.
+    With ``process_group`` (a :class:`~cwl_runner.guard.Guard`'s), the process
+    joins that group, which is killed when this process ends. Without one it
+    gets its own session (so a kill reaches its children too) and
+    ``PR_SET_PDEATHSIG``, which costs a ``fork()`` of this whole process.
     What the tool does not capture itself goes to the record's log file (or
     to our stderr without one), never to our stdout, which carries the JSON.
     The log file also gets the command line first and the exit reason last.
@@ -68,6 +72,11 @@ def execute(
             stderr = open(record.stderr, "wb")
             files.append(stderr)
         inherited = measure.own_rss()
+        group: dict[str, Any] = (
+            {"start_new_session": True, "preexec_fn": die_with_parent}
+            if process_group is None
+            else {"process_group": process_group}
+        )
         proc = subprocess.Popen(
             argv,
             stdin=stdin,
@@ -76,8 +85,7 @@ def execute(
             env=env,
             cwd=record.cwd,
             close_fds=True,
-            start_new_session=True,
-            preexec_fn=die_with_parent,
+            **group,
         )
     except OSError as err:
         for handle in files:
@@ -99,15 +107,17 @@ def execute(
         on_start(proc)
     timed_out = threading.Event()
     injected = threading.Event()
-    timers = []
-    if record.timelimit:
+    limit = float(record.timelimit) if record.timelimit else None
+    timers: list[threading.Timer] = []
+    if limit is not None:
 
         def time_is_up() -> None:
-            timed_out.set()
-            terminate(proc, record)
+            if not injected.is_set():
+                timed_out.set()
+                terminate(proc, record)
 
-        timers.append(threading.Timer(record.timelimit, time_is_up))
-    if record.fault_after is not None:
+        timers.append(threading.Timer(max(0.0, started + limit - time.time()), time_is_up))
+    if record.fault_after is not None and (limit is None or record.fault_after < limit):
 
         def inject() -> None:  # --inject-faults: this job dies now
             if not timed_out.is_set():
@@ -124,24 +134,33 @@ def execute(
         for timer in timers:
             timer.cancel()
         tree_peak = measure.SAMPLER.forget(sampler)
-    result = JobResult(record.id, code, started, time.time(), timed_out=timed_out.is_set() and not injected.is_set())
-    result.injected = injected.is_set()
+    kind = None
+    error = None
     if cgroup is not None:
-        if code != 0 and not result.injected and cgroup.oom_killed():
-            result.failure = "memory"
+        if code != 0 and not injected.is_set() and cgroup.oom_killed():
+            kind = "memory"
         cgroup.remove()
-    if code != 0 and result.failure is None and not result.injected:
-        result.error = _disk_full(record)
-        result.failure = "system" if result.error else None
-    if record.upload and not result.timed_out and not result.injected and result.error is None:
-        result.error = upload_outputs(record)
-        if result.error:  # the job ran; its outputs did not reach the store
-            result.failure = "system"
+    if code != 0 and kind is None and not injected.is_set():
+        error = _disk_full(record)
+        kind = "system" if error else None
+    if record.upload and not timed_out.is_set() and not injected.is_set() and error is None:
+        error = upload_outputs(record)
+        kind = "system" if error else kind  # the job ran; its outputs did not reach the store
+    result = JobResult(
+        record.id,
+        code,
+        started,
+        time.time(),
+        timed_out=timed_out.is_set(),
+        failure=kind,
+        injected=injected.is_set(),
+        error=error,
+    )
     if usage is not None:
         result.cpu_user = round(usage.ru_utime, 3)
         result.cpu_system = round(usage.ru_stime, 3)
     result.peak_rss = measure.peak_memory(usage, tree_peak, inherited)
-    reason = exit_reason(result, record.timelimit)
+    reason = "killed by --inject-faults" if result.injected else exit_reason(result, record.timelimit)
     _log_footer(record, result, f"{reason}; {result.error}" if result.error else reason)
     return result
 
@@ -252,13 +271,42 @@ def die_with_parent() -> None:
         _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
+def _signal(proc: subprocess.Popen[bytes], sig: int, tree: list[Any]) -> bool:
+    """Send ``sig`` to a job's process group or, when it shares a guard's group, to
+    the process and its descendants (``tree`` keeps those found so far, so children
+    orphaned by the first signal still get the second). False when all are gone."""
+    try:
+        if os.getpgid(proc.pid) == proc.pid:
+            os.killpg(proc.pid, sig)
+            return True
+    except (ProcessLookupError, PermissionError):
+        if not tree:
+            return False
+    import psutil
+
+    try:
+        parent = psutil.Process(proc.pid)
+        found = [parent, *parent.children(recursive=True)]
+    except psutil.Error:
+        found = []
+    tree.extend(p for p in found if p not in tree)
+    alive = False
+    for target in tree:
+        try:
+            target.send_signal(sig)  # psutil checks the pid was not reused
+            alive = True
+        except psutil.Error:
+            pass
+    return alive
+
+
 def terminate(
     proc: subprocess.Popen[bytes],
     record: JobRecord,
     grace: float = 5.0,
     signals: tuple[signal.Signals, ...] = (signal.SIGTERM, signal.SIGKILL),
 ) -> None:
-    """Stop a job: its container (if any), then its process group.
+    """Stop a job: its container (if any), then its process group (or tree).
 
     It does not reap the process: the thread that runs the job does (and takes
     its resource usage with it).
@@ -277,10 +325,9 @@ def terminate(
                 )
         except (OSError, subprocess.TimeoutExpired):
             pass
+    tree: list[Any] = []
     for sig in signals:
-        try:
-            os.killpg(proc.pid, sig)
-        except (ProcessLookupError, PermissionError):
+        if not _signal(proc, sig, tree):
             return
         if measure.wait_exited(proc, grace):
             return
