@@ -61,8 +61,13 @@ def execute(
             files.append(stdin)
         log: Any = sys.stderr.fileno()
         if record.log and not (record.stdout and record.stderr):
-            log = open(record.log, "ab")
+            log = open(record.log, "ab", buffering=0)
             files.append(log)
+            if record.attempt > 1:
+                try:
+                    log.write(f"--- runner-cwl: attempt {record.attempt} ---\n".encode())
+                except OSError:  # a full disk: the job says so itself
+                    pass
         stdout: Any = log
         if record.stdout:
             stdout = open(record.stdout, "wb")

@@ -41,10 +41,3 @@ def test_signal_stops_running_jobs(tmp_path, sig):
     assert "interrupted" in stderr and "Traceback" not in stderr
     gone, alive = psutil.wait_procs(jobs, timeout=10)
     assert not alive, "the job outlived its leader"
-
-
-def _runs(process: psutil.Process, text: str) -> bool:
-    try:
-        return text in " ".join(process.cmdline())
-    except psutil.Error:  # a short-lived child that ended while we looked
-        return False
