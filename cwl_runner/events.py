@@ -238,4 +238,3 @@ def scatter_index(job: Any) -> int | None:
             todo.append(callback.func)
             todo.extend(a for a in callback.args if callable(a))
     return None
-

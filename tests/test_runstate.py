@@ -34,7 +34,7 @@ def _start(store: Path, tmp_path: Path, seconds: str = "60") -> subprocess.Popen
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         run = store / "run.json"
-        if run.exists() and any("time.sleep" in " ".join(p.cmdline()) for p in psutil.Process(proc.pid).children(True)):
+        if run.exists() and any("time.sleep" in _cmdline(p) for p in psutil.Process(proc.pid).children(True)):
             return proc
         time.sleep(0.1)
     proc.kill()
@@ -42,7 +42,15 @@ def _start(store: Path, tmp_path: Path, seconds: str = "60") -> subprocess.Popen
 
 
 def _job_processes(proc: subprocess.Popen[str]) -> list[psutil.Process]:
-    return [p for p in psutil.Process(proc.pid).children(True) if "time.sleep" in " ".join(p.cmdline())]
+    return [p for p in psutil.Process(proc.pid).children(True) if "time.sleep" in _cmdline(p)]
+
+
+def _cmdline(proc: psutil.Process) -> str:
+    """A process's command line; empty for one that just ended (a zombie, or gone)."""
+    try:
+        return " ".join(proc.cmdline())
+    except psutil.Error:
+        return ""
 
 
 def test_second_leader_is_refused_and_kill_stops_the_first(tmp_path):

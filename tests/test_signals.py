@@ -24,7 +24,7 @@ def test_signal_stops_running_jobs(tmp_path, sig):
     deadline = time.monotonic() + 30
     jobs: list[psutil.Process] = []
     while time.monotonic() < deadline and not jobs:
-        jobs = [p for p in leader.children(recursive=True) if "time.sleep" in " ".join(p.cmdline())]
+        jobs = [p for p in leader.children(recursive=True) if "time.sleep" in _cmdline(p)]
         time.sleep(0.1)
     assert jobs, "the job never started"
     proc.send_signal(sig)
@@ -33,3 +33,11 @@ def test_signal_stops_running_jobs(tmp_path, sig):
     assert "interrupted" in stderr and "Traceback" not in stderr
     gone, alive = psutil.wait_procs(jobs, timeout=10)
     assert not alive, "the job outlived its leader"
+
+
+def _cmdline(proc: psutil.Process) -> str:
+    """A process's command line; empty for one that just ended (e.g. a pyenv shim's helpers)."""
+    try:
+        return " ".join(proc.cmdline())
+    except psutil.Error:
+        return ""
