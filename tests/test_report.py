@@ -271,7 +271,16 @@ def _tmux_run(tmp_path: Path, command: str, name: str) -> str:
     )  # fmt: skip
     try:
         deadline = time.monotonic() + 180
+        midrun = False
         while not done.exists() and time.monotonic() < deadline:
+            if not midrun:  # one picture while jobs run, for people to look at
+                shown = subprocess.run(
+                    ["tmux", "capture-pane", "-p", "-e", "-t", session], capture_output=True, text=True
+                ).stdout
+                if re.search(r"\d+ running", shown) and not re.search(r" 0 running", shown):
+                    midrun = True
+                    artifact(f"{name}-midrun.ansi").write_text(shown)
+                    _terminal_picture(shown, f"{name}-midrun")
             time.sleep(0.2)
         assert done.exists(), "the run did not end in 180 s"
         screen = subprocess.run(
@@ -295,7 +304,7 @@ def _terminal_picture(ansi: str, name: str) -> None:
     from rich.text import Text
 
     with open(os.devnull, "w") as sink:
-        console = Console(record=True, width=110, file=sink, force_terminal=True)
+        console = Console(record=True, width=120, file=sink, force_terminal=True)
         console.print(Text.from_ansi("\n".join(ansi.rstrip().splitlines()[-40:])))
     svg = artifact(f"{name}.svg")
     console.save_svg(str(svg), title=f"runner-cwl: {name}")
