@@ -71,6 +71,7 @@ class RunEvents:
         self.jobs[record.id] = {
             "id": record.id,
             "name": record.name,
+            "attempt": self.attempt,
             "step": step,
             "scatter_index": scatter_index,
             "submitted": now,

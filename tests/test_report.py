@@ -343,3 +343,17 @@ def test_no_live_display_when_quiet(tmp_path):
         tmp_path, f"{runner} --quiet --outdir {tmp_path}/out {DATA / 'scatter-gather.cwl'} --seconds 0.1", "quiet"
     )
     assert "elapsed" not in screen and "step " not in screen
+
+
+def test_restart_keeps_the_earlier_attempts_jobs(run_cwl, tmp_path):
+    store = tmp_path / "store"
+    args = ["--quiet", "--jobstore", str(store), "--outdir", str(tmp_path / "out"), str(DATA / "partial-failure.cwl")]
+    assert run_cwl(*args).returncode == 1
+    again = run_cwl("--restart", "--report", str(tmp_path / "r.html"), *args)
+    assert again.returncode == 1
+    doc = json.loads((store / EVENTS_KEY).read_text())
+    assert doc["attempt"] == 2 and doc["reused"] == 2
+    assert sorted((j["attempt"], j["step"]) for j in doc["jobs"]) == [
+        (1, "after_good"), (1, "bad"), (1, "slow_good"), (2, "bad"),
+    ]  # fmt: skip
+    assert (tmp_path / "r.html").read_text().count('class="job-bar') == 4
