@@ -30,7 +30,7 @@ from cwltool.utils import DEFAULT_TMP_PREFIX, visit_class
 from cwltool.workflow_job import WorkflowJob
 from schema_salad.ref_resolver import uri_file_path
 
-from . import patches, preflight, remote
+from . import patches, preflight, provenance, remote
 from . import progress as display
 from . import report as run_report
 from .backends import make_backend
@@ -391,6 +391,9 @@ class Executor(JobExecutor):
             self._log_dir = os.path.abspath(self.log_dir)
             os.makedirs(self._log_dir, exist_ok=True)
         self.stager = Stager(self.jobstore, self.jobstore.workdir("cache"))
+        # final outputs in the store are hard-linked into --outdir, not copied
+        patches.LINKABLE_ROOTS.add(os.path.realpath(self.jobstore.workdir("out")))
+        patches.LINKABLE_ROOTS.add(os.path.realpath(self.jobstore.workdir("cache")))
         runtime_context.path_mapper = self.stager.path_mapper()
         runtime_context.make_fs_access = self.stager.fs_access()
         backend = make_backend(
@@ -419,6 +422,7 @@ class Executor(JobExecutor):
     ) -> None:
         scheduler = self.scheduler
         assert scheduler is not None
+        provenance.start_tool(process, runtime_context)
         jobiter = process.job(job_order_object, self.output_callback, runtime_context)
         try:
             for job in jobiter:
@@ -436,7 +440,7 @@ class Executor(JobExecutor):
                     return
                 if isinstance(job, JobBase) and runtime_context.builder is not None:
                     job.builder = runtime_context.builder
-                self._start(job, runtime_context)
+                self._start(job, provenance.job_context(process, job, job_order_object, runtime_context))
                 if self._stopping:
                     break
                 scheduler.wait(0)

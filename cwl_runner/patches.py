@@ -29,6 +29,7 @@ def apply() -> None:
     for module in (cwltool.process, cwltool.command_line_tool, cwltool.workflow_job):
         module.uniquename = uniquename  # type: ignore[attr-defined]
     cwltool.workflow_job.parallel_steps = parallel_steps
+    cwltool.process.shutil = _RelocatingShutil()  # type: ignore[assignment]
     _applied = True
 
 
@@ -104,3 +105,39 @@ def parallel_steps(steps: list[Any], rc: Any, runtimeContext: Any) -> Any:
                 rc.receive_scatter_output(index, {}, "permanentFail")
         if not made_progress and rc.completed < rc.total:
             yield None
+
+
+#: job stores whose files final outputs may share (hard links) instead of copying
+LINKABLE_ROOTS: set[str] = set()
+
+
+def _link_or_copy2(src: str, dst: str) -> Any:
+    """shutil.copy2 for cwltool's output relocation: a hard link when the file is in a
+    job store on the same filesystem (the store's copy and --outdir's then share the
+    bytes: no copy, and --restart still finds it), else a copy as before."""
+    import os
+    import shutil
+
+    real = os.path.realpath(src)
+    if any(real.startswith(root) for root in LINKABLE_ROOTS):
+        try:
+            if os.path.lexists(dst) and os.path.isdir(dst):
+                dst = os.path.join(dst, os.path.basename(src))
+            os.link(real, dst)
+            return dst
+        except OSError:
+            pass
+    return shutil.copy2(src, dst)
+
+
+class _RelocatingShutil:
+    """What ``cwltool.process`` sees as ``shutil``: the real module, except that
+    ``copy2`` (used there only by ``relocateOutputs`` for files) may hard-link.
+    Writable staging uses ``shutil.copy``/``copytree`` and still copies."""
+
+    copy2 = staticmethod(_link_or_copy2)
+
+    def __getattr__(self, name: str) -> Any:
+        import shutil
+
+        return getattr(shutil, name)

@@ -91,15 +91,22 @@ def plain(obj: Any) -> Any:
 def check_inputs(job_order: Any) -> None:
     """Every local File and Directory in the input object exists (cwltool checks
     a tool's inputs up front, but a workflow's only when a step stages them)."""
+    from . import remote
+
     missing: list[str] = []
 
     def visit(obj: dict[str, Any]) -> None:
         location = obj.get("location")
-        # literals ("_:" ids, contents/listing) and remote URLs are not local files
+        # literals ("_:" ids, contents/listing) are not files
         if isinstance(location, str) and location.startswith("file://"):
             path = uri_file_path(location)
             if not os.path.exists(path):
                 missing.append(path)
+        elif isinstance(location, str) and remote.is_remote(location):
+            try:
+                remote.check(location)
+            except remote.RemoteError as err:
+                raise ValidationException(f"input {err}") from None
         for secondary in obj.get("secondaryFiles") or []:
             if isinstance(secondary, dict):
                 visit(secondary)

@@ -121,6 +121,8 @@ def s3_error(err: BaseException, url: str) -> RemoteError:
             return RemoteError(f"{url}: no such object")
         if code in ("AccessDenied", "403", "InvalidAccessKeyId", "SignatureDoesNotMatch"):
             return RemoteError(f"{url}: access denied ({code})")
+        if isinstance(status, int) and status >= 500 or code in ("SlowDown", "Throttling", "RequestLimitExceeded"):
+            return RemoteError(f"{url}: the S3 service kept failing ({code or status}), even after retries")
         return RemoteError(f"{url}: S3 error {code or status}")
     return RemoteError(f"{url}: {type(err).__name__}: {err}")
 
@@ -305,6 +307,20 @@ def http_open(url: str) -> IO[bytes]:
 
 
 # -- any scheme --------------------------------------------------------------------
+def check(url: str) -> None:
+    """Raise RemoteError saying why ``url`` cannot be read (no such object, HTTP 404...)."""
+    if scheme(url) == "s3":
+        if s3_head(url) is None and not s3_is_dir(url):
+            raise RemoteError(f"{url}: no such object")
+        return
+    try:
+        _http(url, "HEAD", stream=False).close()
+    except RemoteError as err:
+        if "HTTP 405" not in str(err):  # HEAD not allowed: try a GET
+            raise
+        _http(url).close()
+
+
 def exists(url: str) -> bool:
     if scheme(url) == "s3":
         return s3_head(url) is not None or s3_is_dir(url)

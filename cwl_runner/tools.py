@@ -28,6 +28,7 @@ from cwltool.errors import WorkflowException
 from cwltool.job import JobBase, needs_shell_quoting_re, neverquote, relink_initialworkdir
 from cwltool.utils import bytes2str_in_dicts
 
+from . import provenance
 from .job import JobRecord, JobResult
 from .reuse import job_key
 from .staging import to_store_urls
@@ -68,6 +69,7 @@ class ScheduledJob(JobBase):
         outputs = executor.reusable_outputs(self.content_key)
         if outputs is not None:
             _logger.info("[job %s] finished in an earlier attempt: reusing its outputs", self.name)
+            provenance.job_reused(self, runtimeContext, outputs)
             if self.output_callback:
                 self.output_callback(outputs, "success")
             return
@@ -116,6 +118,7 @@ class ScheduledJob(JobBase):
                 f" > {os.path.join(self.base_path_logs, self.stdout)}" if self.stdout else "",
                 f" 2> {os.path.join(self.base_path_logs, self.stderr)}" if self.stderr else "",
             )
+        provenance.job_submitted(self, runtimeContext)
         stdin_path = None
         if self.stdin is not None:
             rmap = self.pathmapper.reversemap(self.stdin)
@@ -203,6 +206,7 @@ class ScheduledJob(JobBase):
         except OSError as err:
             _logger.error("[job %s] %s", self.name, err, exc_info=runtimeContext.debug)
             status = "permanentFail"
+        provenance.job_ended(self, runtimeContext, outputs, result.ended or None)
         if status != "success":
             _logger.warning("[job %s] completed %s", self.name, status)
         else:

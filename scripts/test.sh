@@ -5,6 +5,7 @@
 #   SKIP_CONFORMANCE=1 bash scripts/test.sh
 #   CONFORMANCE_ARGS="--suite v1.2" bash scripts/test.sh
 #   SKIP_SLURM=1 bash scripts/test.sh   # no conformance run through the one-node Slurm cluster
+#   SKIP_S3=1 bash scripts/test.sh      # no conformance run with S3 job stores
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -16,7 +17,10 @@ step() { printf '\n== %s\n' "$*" >&2; }
 step "Python environment ($VENV)"
 [ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"
 "$VENV/bin/python" -m pip install -q --upgrade pip 2>&1 | grep -v '^WARNING' || true
-"$VENV/bin/python" -m pip install -q -e ".[test]" 2>&1 | grep -v '^WARNING' || true
+"$VENV/bin/python" -m pip install -q -e ".[test,docs]" 2>&1 | grep -v '^WARNING' || true
+# runcrate (CWLProv -> Workflow Run RO-Crate, for tests/test_provenance.py) pins an older
+# cwl-utils than cwltool needs; its other dependencies come with the test extras
+"$VENV/bin/python" -m pip install -q --no-deps "runcrate==0.6.2" 2>&1 | grep -v '^WARNING' || true
 "$VENV/bin/python" -c "import cwl_runner, cwltest" # fails loudly if the install did
 export PATH="$VENV/bin:$PATH"
 
@@ -56,6 +60,9 @@ step "Lint"
 "$VENV/bin/ruff" check cwl_runner tests conformance benchmarks
 "$VENV/bin/mypy" cwl_runner
 
+step "Docs (user guide: build with mkdocs --strict, check links)"
+VENV="$VENV" bash scripts/docs.sh
+
 step "pytest"
 "$VENV/bin/python" -m pytest -q -p no:cacheprovider
 
@@ -63,6 +70,11 @@ if [ -z "${SKIP_CONFORMANCE:-}" ]; then
   step "Conformance ratchet"
   # shellcheck disable=SC2086
   "$VENV/bin/python" conformance/run.py --check-baseline ${CONFORMANCE_ARGS:-}
+
+  if [ -z "${SKIP_S3:-}" ]; then
+    step "Conformance ratchet with S3 job stores on a local S3 server (v1.2 required tests)"
+    "$VENV/bin/python" conformance/run.py --suite v1.2 --tags required --s3 --check-baseline
+  fi
 
   if [ -z "${SKIP_SLURM:-}" ]; then
     step "Conformance ratchet through Slurm (v1.2 required tests)"

@@ -61,6 +61,24 @@ needs_docker = pytest.mark.skipif(not docker_available(), reason="no container e
 
 
 @pytest.fixture(scope="session")
+def s3(tmp_path_factory):
+    """A real S3-compatible server process (moto_server) with buckets "runs" and "data"."""
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from s3server import S3Server
+
+    server = S3Server(log=str(tmp_path_factory.mktemp("s3") / "server.log"))
+    server.make_bucket("runs")
+    server.make_bucket("data")
+    yield server
+    server.stop()
+
+
+def run_s3(s3, *args: str, **kwargs) -> Run:
+    """runner_cwl with the S3 server's endpoint and credentials in the environment."""
+    return runner_cwl(*args, env={**s3.env, **kwargs.pop("env", {})}, **kwargs)
+
+
+@pytest.fixture(scope="session")
 def slurm_cluster(tmp_path_factory):
     """A one-node Slurm cluster (scripts/slurm-cluster.sh); SLURM_CONF is exported while it runs."""
     state = tmp_path_factory.mktemp("slurm")

@@ -15,25 +15,9 @@ import uuid
 from pathlib import Path
 
 import pytest
-from conftest import DATA, ROOT, runner_cwl
-
-sys.path.insert(0, str(ROOT / "scripts"))
-from s3server import S3Server  # noqa: E402
+from conftest import DATA, run_s3, runner_cwl
 
 S3DATA = DATA / "s3"
-
-
-@pytest.fixture(scope="session")
-def s3(tmp_path_factory):
-    server = S3Server(log=str(tmp_path_factory.mktemp("s3") / "server.log"))
-    server.make_bucket("runs")
-    server.make_bucket("data")
-    yield server
-    server.stop()
-
-
-def run_s3(s3, *args, **kwargs):
-    return runner_cwl(*args, env={**s3.env, **kwargs.pop("env", {})}, **kwargs)
 
 
 def keys(s3, bucket: str, prefix: str = "") -> dict[str, bytes]:
@@ -137,9 +121,7 @@ def http_root(tmp_path_factory):
 
 
 def test_http_input(http_root, tmp_path):
-    run = runner_cwl(
-        "--outdir", str(tmp_path / "out"), str(DATA / "cat.cwl"), "--file", f"{http_root}/hello.txt"
-    )
+    run = runner_cwl("--outdir", str(tmp_path / "out"), str(DATA / "cat.cwl"), "--file", f"{http_root}/hello.txt")
     assert run.returncode == 0, run.stderr
     assert (tmp_path / "out" / "copy.txt").read_text() == "hello http\n"
 
@@ -239,3 +221,196 @@ def test_event_log_and_report_with_an_s3_jobstore(s3, folder, tmp_path):
     assert again.returncode == 0, again.stderr
     page = (tmp_path / "again.html").read_text()
     assert page.count('class="job-bar"') == len(doc["jobs"]) == (tmp_path / "run.html").read_text().count("job-bar\"")
+
+
+def test_restart_after_an_edit_reuses_from_the_bucket(s3, tmp_path):
+    """The edit test of tests/test_restart.py on an S3 job store, with the first run's
+    local scratch space removed before the restart: what is reused comes from the bucket."""
+    import shutil
+
+    log = tmp_path / "log"
+    workflow = tmp_path / "chain3.cwl"
+    workflow.write_text((DATA / "chain3.cwl").read_text())
+    (tmp_path / "counted.cwl").write_text((DATA / "counted.cwl").read_text())
+    store = f"s3://runs/{uuid.uuid4().hex}"
+    env = {"RUNNER_CWL_SCRATCH": str(tmp_path / "scratch1")}
+    first = run_s3(
+        s3,
+        "--clean",
+        "never",
+        "--jobstore",
+        store,
+        "--outdir",
+        str(tmp_path / "o1"),
+        str(workflow),
+        "--log",
+        str(log),
+        env=env,
+    )
+    assert first.returncode == 0, first.stderr
+    assert first.json()["text"] == "cba0"
+    shutil.rmtree(tmp_path / "scratch1")
+    before = len(log.read_text().splitlines())
+    workflow.write_text(workflow.read_text().replace("prefix: {default: b}", "prefix: {default: B}"))
+    second = run_s3(
+        s3,
+        "--restart",
+        "--clean",
+        "never",
+        "--jobstore",
+        store,
+        "--outdir",
+        str(tmp_path / "o2"),
+        str(workflow),
+        "--log",
+        str(log),
+        env={"RUNNER_CWL_SCRATCH": str(tmp_path / "scratch2")},
+    )
+    assert second.returncode == 0, second.stderr
+    assert second.json()["text"] == "cBa0"
+    started = [line.split()[1] for line in log.read_text().splitlines()[before:] if line.startswith("start")]
+    assert started == ["Ba0", "cBa0"], started
+    status = run_s3(s3, "status", store)
+    assert "reused 1" in status.stdout, status.stdout + status.stderr
+
+
+class FaultProxy:
+    """An HTTP proxy in front of the S3 server that answers a seeded fraction of the
+    requests with 503 SlowDown instead of forwarding them (a flaky object store)."""
+
+    def __init__(self, target: str, rate: float, seed: int = 7) -> None:
+        import http.client
+        import random
+
+        host, port = target.removeprefix("http://").split(":")
+        rng = random.Random(seed)
+        proxy = self
+        self.forwarded = 0
+        self.failed = 0
+        lock = threading.Lock()
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args) -> None:
+                pass
+
+            def _body(self) -> bytes:
+                if "chunked" in self.headers.get("Transfer-Encoding", ""):
+                    data = b""
+                    while True:
+                        size = int(self.rfile.readline().split(b";")[0], 16)
+                        chunk = self.rfile.read(size + 2)[:size]
+                        if size == 0:
+                            while self.rfile.readline() not in (b"\r\n", b""):
+                                pass
+                            return data
+                        data += chunk
+                return self.rfile.read(int(self.headers.get("Content-Length", 0)))
+
+            def _forward(self) -> None:
+                body = self._body()
+                with lock:
+                    fail = rng.random() < rate
+                    if fail:
+                        proxy.failed += 1
+                    else:
+                        proxy.forwarded += 1
+                if fail:
+                    error = b"<Error><Code>SlowDown</Code><Message>injected</Message></Error>"
+                    self.send_response(503)
+                    self.send_header("Content-Type", "application/xml")
+                    self.send_header("Content-Length", str(len(error)))
+                    self.end_headers()
+                    if self.command != "HEAD":
+                        self.wfile.write(error)
+                    return
+                headers = {k: v for k, v in self.headers.items() if k.lower() != "transfer-encoding"}
+                headers["Content-Length"] = str(len(body))
+                conn = http.client.HTTPConnection(host, int(port), timeout=60)
+                conn.request(self.command, self.path, body=body, headers=headers)
+                response = conn.getresponse()
+                data = response.read()
+                self.send_response(response.status)
+                for key, value in response.getheaders():
+                    if key.lower() not in ("transfer-encoding", "content-length", "connection", "server", "date"):
+                        self.send_header(key, value)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(data)
+                conn.close()
+
+            do_GET = do_PUT = do_POST = do_HEAD = do_DELETE = _forward
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.endpoint = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+
+
+def test_transient_s3_errors_are_retried(s3, folder, tmp_path):
+    """A third of all S3 requests fail with 503: the run still succeeds, with the right outputs."""
+    proxy = FaultProxy(s3.endpoint, rate=0.3)
+    try:
+        run = run_s3(
+            s3,
+            "--jobstore",
+            f"s3://runs/{uuid.uuid4().hex}",
+            "--outdir",
+            str(tmp_path / "out"),
+            str(S3DATA / "pipeline.cwl"),
+            "--text",
+            str(folder / "text.txt"),
+            "--folder",
+            str(folder / "folder"),
+            env={"AWS_ENDPOINT_URL": proxy.endpoint},
+        )
+    finally:
+        proxy.stop()
+    assert run.returncode == 0, run.stderr
+    assert (tmp_path / "out" / "upper.txt").read_text() == "HELLO S3\n"
+    assert run.json()["chars"] == 9
+    assert proxy.failed > 10 and proxy.forwarded > 10, (proxy.failed, proxy.forwarded)
+
+
+def test_an_object_store_that_keeps_failing_is_one_clear_line(s3, tmp_path):
+    proxy = FaultProxy(s3.endpoint, rate=1.0)
+    try:
+        run = run_s3(
+            s3,
+            "--jobstore",
+            f"s3://runs/{uuid.uuid4().hex}",
+            str(DATA / "cat.cwl"),
+            "--file",
+            str(DATA / "hello.txt"),
+            env={"AWS_ENDPOINT_URL": proxy.endpoint, "RUNNER_CWL_S3_RETRIES": "2"},
+        )
+    finally:
+        proxy.stop()
+    assert run.returncode == 1
+    no_traceback(run)
+    assert "SlowDown" in run.stderr or "503" in run.stderr, run.stderr
+
+
+def test_final_outputs_are_linked_not_copied(tmp_path):
+    """On a local job store, --outdir shares the output's bytes with the store (one inode)."""
+    store = tmp_path / "store"
+    run = runner_cwl(
+        "--keep-jobstore",
+        "--jobstore",
+        str(store),
+        "--outdir",
+        str(tmp_path / "out"),
+        str(S3DATA / "make-wf.cwl"),
+        "--mib",
+        "32",
+    )
+    assert run.returncode == 0, run.stderr
+    exported = tmp_path / "out" / "big.bin"
+    assert exported.stat().st_size == 32 * 2**20
+    in_store = [p for p in store.rglob("big.bin") if p.stat().st_ino == exported.stat().st_ino]
+    assert in_store, "the exported file is a copy, not the store's file"
+    assert exported.stat().st_nlink == 2

@@ -11,7 +11,7 @@ import time
 
 import cwltool.main
 import pytest
-from conftest import DATA, needs_docker, runner_cwl
+from conftest import DATA, needs_docker, run_s3, runner_cwl
 
 import cwl_runner
 
@@ -149,3 +149,29 @@ def test_batches_run_several_jobs_per_array_task(slurm_cluster, tmp_path):
     backend = executor.scheduler.backend
     assert backend.sbatch_calls == 1
     assert [len(task) for task in json.loads(backend.jobstore.get(next(backend.jobstore.list("arrays/"))))] == [2, 2, 1]
+
+
+def test_s3_jobstore_through_slurm(slurm_cluster, s3, tmp_path):
+    """Jobs on Slurm nodes upload their outputs into an S3 job store."""
+    import uuid
+
+    (tmp_path / "text.txt").write_text("slurm and s3\n")
+    (tmp_path / "folder").mkdir()
+    (tmp_path / "folder" / "a.txt").write_text("a\n")
+    run = run_s3(
+        s3,
+        "--batch-system",
+        "slurm",
+        "--jobstore",
+        f"s3://runs/{uuid.uuid4().hex}",
+        "--outdir",
+        str(tmp_path / "out"),
+        str(DATA / "s3" / "pipeline.cwl"),
+        "--text",
+        str(tmp_path / "text.txt"),
+        "--folder",
+        str(tmp_path / "folder"),
+    )
+    assert run.returncode == 0, run.stderr
+    assert (tmp_path / "out" / "upper.txt").read_text() == "SLURM AND S3\n"
+    assert run.json()["chars"] == 13
