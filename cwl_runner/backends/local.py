@@ -8,14 +8,17 @@ job store, exactly as it would on a cluster node.
 
 from __future__ import annotations
 
+import json
+import os
 import queue
+import signal
 import subprocess
 import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
 from .. import worker
-from ..job import JobRecord, JobResult, result_key
+from ..job import SECRETS_ENV, JobRecord, JobResult, result_key
 from ..jobstore import JobStore
 from .base import Backend
 
@@ -47,22 +50,30 @@ class LocalBackend(Backend):
             else:
                 result = worker.execute(record, on_start=lambda proc: self._started(record, proc))
         except Exception as err:  # a job's thread must always report back
-            result = JobResult(record.id, 1, error=f"{type(err).__name__}: {err}")
+            result = JobResult(record.id, 1, error=f"{type(err).__name__}: {err}", failure="system")
         with self._lock:
             self._procs.pop(record.id, None)
         self._done.put(result)
 
     def _run_worker(self, record: JobRecord) -> JobResult:
+        env = None
+        if record.secrets:  # never through the job store
+            env = {**os.environ, SECRETS_ENV: json.dumps(record.secrets)}
         proc = subprocess.Popen(
             [sys.executable, "-m", "cwl_runner.worker", self.jobstore.locator, record.id],
             start_new_session=True,
+            env=env,
+            preexec_fn=worker.die_with_parent,
         )
         self._started(record, proc)
         code = proc.wait()
         try:
             return JobResult.from_json(self.jobstore.get(result_key(record.id)))
         except KeyError:
-            return JobResult(record.id, code or 1, error=f"worker exited with {code} and left no result")
+            what = f"killed by {signal.Signals(-code).name}" if code < 0 else f"exited with {code}"
+            return JobResult(
+                record.id, code or 1, error=f"its worker process {what} and left no result", failure="system"
+            )
 
     def poll(self, timeout: float | None) -> list[JobResult]:
         results = []
