@@ -126,6 +126,8 @@ class RunEvents:
             entry["cpu"] = round(result.cpu_user + result.cpu_system, 3)
             entry["peak_rss"] = result.peak_rss
             entry["timed_out"] = result.timed_out
+            entry["tries"] = getattr(result, "attempt", 1)  # with --retry-count: the attempt that ended it
+            entry["failure"] = getattr(result, "failure", None)
             entry["error"] = result.error or error or None
         else:
             entry["ended"] = time.time()

@@ -357,3 +357,16 @@ def test_restart_keeps_the_earlier_attempts_jobs(run_cwl, tmp_path):
         (1, "after_good"), (1, "bad"), (1, "slow_good"), (2, "bad"),
     ]  # fmt: skip
     assert (tmp_path / "r.html").read_text().count('class="job-bar') == 4
+
+
+def test_a_retried_job_is_one_entry_with_its_tries(run_cwl, tmp_path):
+    store = tmp_path / "store"
+    result = run_cwl(
+        "--quiet", "--retry-count", "2", "--keep-jobstore", "--jobstore", str(store), "--outdir", str(tmp_path / "o"),
+        str(DATA / "flaky.cwl"), "--mode", "exit1", "--state", str(tmp_path / "count"),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    (job,) = json.loads((store / EVENTS_KEY).read_text())["jobs"]
+    assert job["status"] == "success" and job["tries"] == 2 and job["exit_code"] == 0
+    log = Path(job["log"]).read_text()
+    assert "attempt 1 fails: exit1" in log and log.rstrip().splitlines()[-1].startswith("# ended after")
