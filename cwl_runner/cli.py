@@ -16,6 +16,7 @@ import sys
 from collections.abc import Sequence
 
 from . import __version__
+from .backends.noop import enabled as noop_enabled
 from .errors import RunnerError
 
 _MEMORY = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?\s*$", re.IGNORECASE)
@@ -129,7 +130,8 @@ def build_parser() -> argparse.ArgumentParser:
     group.add_argument(
         "--batch-system",
         default="local",
-        choices=["local", "slurm"],
+        # noop: jobs end at once, nothing runs (benchmarks/noop.py; needs RUNNER_CWL_BENCHMARK=1)
+        choices=["local", "slurm"] + (["noop"] if noop_enabled() else []),
         help="where jobs run: this machine (local, the default) or a Slurm cluster (slurm)",
     )
     group.add_argument(

@@ -31,7 +31,7 @@ from cwltool.utils import DEFAULT_TMP_PREFIX, visit_class
 from cwltool.workflow_job import WorkflowJob
 from schema_salad.ref_resolver import uri_file_path
 
-from . import patches, preflight, provenance, remote
+from . import patches, preflight, provenance, remote, reuse
 from . import progress as display
 from . import report as run_report
 from .backends import make_backend
@@ -40,11 +40,11 @@ from .events import RunEvents, scatter_index, step_of
 from .job import JobRecord, JobResult
 from .jobstore import JobStore, open_jobstore
 from .retry import FaultInjector, RetryPolicy
-from .reuse import done_key
 from .runstate import Leadership, RunRecord, ensure_restartable, ensure_unused, read_run
 from .scheduler import Limits, Scheduler
 from .staging import Stager
 from .tools import ScheduledJob, scheduled
+from .workdirs import WorkDirs, use_workdirs
 
 _logger = logging.getLogger("cwltool")
 CLEAN_POLICIES = ("on-success", "always", "on-error", "never")
@@ -149,7 +149,7 @@ class Executor(JobExecutor):
                     "or v2 with the memory controller delegated); none here"
                 )
         self.enforce_memory = enforce_memory
-        self._reusable: set[str] = set()
+        self._reusable: dict[str, str] = {}
         self.batch_system = batch_system
         self.use_worker_process = use_worker_process
         self.jobstore: JobStore | None = None
@@ -172,6 +172,7 @@ class Executor(JobExecutor):
         self._progress: display.Display = display.make("none", self.events, self._usage)
         self.stager = Stager(None, "")
         self._events_warned = False
+        self.workdirs: WorkDirs | None = None
         self._export_url: str | None = None
 
     # -- the seams the tools use -------------------------------------------------
@@ -182,11 +183,12 @@ class Executor(JobExecutor):
 
     def reusable_outputs(self, key: str) -> Any:
         """The recorded outputs of a job that finished in an earlier attempt, or None."""
-        if key not in self._reusable or self.jobstore is None:
+        recorded = self._reusable.get(key)
+        if recorded is None:
             return None
         try:
-            outputs = json.loads(self.jobstore.get(done_key(key)))
-        except (KeyError, ValueError):
+            outputs = json.loads(recorded)
+        except ValueError:
             return None
         missing: list[str] = []
 
@@ -208,9 +210,16 @@ class Executor(JobExecutor):
     def record_done(self, key: str, outputs: Any) -> None:
         assert self.jobstore is not None
         try:
-            self.jobstore.put(done_key(key), json.dumps(outputs).encode())
+            reuse.record_done(self.jobstore, key, outputs)
         except JobStoreError as err:  # the job still succeeded; only a restart loses it
             _logger.warning("%s: a restart will run this job again", err)
+
+    def discard(self, path: str) -> None:
+        """Remove a job's temporary or staging directory soon, off this thread."""
+        if self.workdirs is not None:
+            self.workdirs.discard(path)
+        else:
+            shutil.rmtree(path, True)
 
     def log_path(self, record: JobRecord, job: Any = None) -> str:
         """A job's log (command, uncaptured stdout/stderr, exit reason) in --log-dir:
@@ -353,7 +362,7 @@ class Executor(JobExecutor):
                 raise ConfigurationError("--restart needs the --jobstore of the run to finish")
             store = open_jobstore(self.jobstore_locator, create=False)
             ensure_restartable(store)
-            self._reusable = {key[len("done/") : -len(".json")] for key in store.list("done/")}
+            self._reusable = reuse.load_done(store)
             return store
         store = open_jobstore(self.jobstore_locator)
         ensure_unused(store)
@@ -372,6 +381,8 @@ class Executor(JobExecutor):
 
     def _finish_record(self, leadership: Leadership) -> str:
         """Write the run's end to run.json; the run's status (a failure if it could not)."""
+        if self.jobstore is not None:
+            self.jobstore.close()  # the done journal
         record = self.run_record
         self._update_record()
         record.failures = [
@@ -468,15 +479,19 @@ class Executor(JobExecutor):
             slurm_arrays=self.slurm_arrays,
             slurm_batch_size=self.slurm_batch_size,
         )
-        remote = self.batch_system != "local" or self.use_worker_process
+        remote = self.batch_system not in ("local", "noop") or self.use_worker_process
         self.scheduler = Scheduler(
             backend, self.limits, self.jobstore, store_records=remote, retry=self.retry, faults=self.faults
         )
         self.scheduler.on_start = self.events.started_job
+        # job directories made and removed off this thread (workdirs.py)
+        self.workdirs = WorkDirs()
+        runtime_context = use_workdirs(runtime_context, self.workdirs)
         try:
             return super().execute(process, job_order_object, runtime_context, logger)
         finally:
             backend.shutdown()
+            self.workdirs.close()
 
     def run_jobs(
         self,

@@ -1,4 +1,5 @@
-"""Drop-in replacements for cwltool internals that are quadratic in the number of jobs.
+"""Drop-in replacements for cwltool internals that are quadratic in the number of jobs
+(or needlessly slow per job).
 
 Each keeps cwltool's behaviour exactly (same results, same order) and changes only
 its cost; :func:`apply` installs them once. They exist because a 10,000-way scatter
@@ -30,6 +31,12 @@ def apply() -> None:
         module.uniquename = uniquename  # type: ignore[attr-defined]
     cwltool.workflow_job.parallel_steps = parallel_steps
     cwltool.process.shutil = _RelocatingShutil()  # type: ignore[assignment]
+    import copy
+
+    from ruamel.yaml.comments import CommentedMap, CommentedSeq
+
+    copy._deepcopy_dispatch[CommentedMap] = _copy_commented_map  # type: ignore[attr-defined]
+    copy._deepcopy_dispatch[CommentedSeq] = _copy_commented_seq  # type: ignore[attr-defined]
     _applied = True
 
 
@@ -141,3 +148,59 @@ class _RelocatingShutil:
         import shutil
 
         return getattr(shutil, name)
+
+
+# -- deep copies of ruamel's commented containers ---------------------------------------
+# cwltool deep-copies every job's command-line bindings (a CommentedSeq of CommentedMaps)
+# in Process._init_job. ruamel's __deepcopy__ copies each container's YAML attributes
+# (line/column table, comments, format) through a generic deep copy, and
+# CommentedSeq.__deepcopy__ does so once per *element*. These copiers give the same
+# result — same class, items deep-copied through the memo, attributes copied once and
+# independent of the original's — at a fraction of the cost.
+
+_YAML_ATTRS = ("_yaml_comment", "_yaml_format", "_yaml_line_col", "_yaml_anchor", "_yaml_tag", "_yaml_merge")
+
+
+_MISSING = object()
+
+
+def _copy_yaml_attrs(source: Any, target: Any) -> None:
+    import copy
+
+    from ruamel.yaml.comments import LineCol
+
+    for name in _YAML_ATTRS:
+        value = getattr(source, name, _MISSING)  # some live in __slots__
+        if value is _MISSING:
+            continue
+        if type(value) is LineCol:
+            lc = LineCol.__new__(LineCol)
+            lc.__dict__.update(value.__dict__)
+            if value.data is not None:
+                lc.data = {k: list(v) if type(v) is list else copy.deepcopy(v) for k, v in value.data.items()}
+            setattr(target, name, lc)
+        else:
+            setattr(target, name, copy.deepcopy(value))
+
+
+def _copy_commented_map(obj: Any, memo: dict[int, Any]) -> Any:
+    import copy
+
+    result = obj.__class__()
+    memo[id(obj)] = result
+    get = dict.__getitem__
+    for key in obj:
+        result[key] = copy.deepcopy(get(obj, key), memo)
+    _copy_yaml_attrs(obj, result)
+    return result
+
+
+def _copy_commented_seq(obj: Any, memo: dict[int, Any]) -> Any:
+    import copy
+
+    result = obj.__class__()
+    memo[id(obj)] = result
+    for item in obj:
+        result.append(copy.deepcopy(item, memo))
+    _copy_yaml_attrs(obj, result)
+    return result

@@ -78,13 +78,17 @@ def validate_inputs(process: Process, job_order: Any, runtime_context: RuntimeCo
 def plain(obj: Any) -> Any:
     """``obj`` with ruamel's commented containers replaced by plain dicts and lists.
 
-    Scalars stay as they are: ruamel's numbers remember how they were written
-    (``0.00001`` stays ``0.00001`` on a command line, not ``1e-05``).
+    Numbers stay as they are: ruamel's remember how they were written (``0.00001``
+    stays ``0.00001`` on a command line, not ``1e-05``). Strings become plain ``str``:
+    ruamel's quoted-string subclasses say nothing more, and every job's deep copy of
+    its inputs would rebuild each one through ``__reduce_ex__`` instead of sharing it.
     """
     if isinstance(obj, dict):
         return {key: plain(value) for key, value in obj.items()}
     if isinstance(obj, list):
         return [plain(value) for value in obj]
+    if isinstance(obj, str) and type(obj) is not str:
+        return str(obj)
     return obj
 
 

@@ -8,9 +8,13 @@ unchanged job has the same key in the next run. Upstream outputs are part of a
 downstream job's inputs: when a step is edited and re-runs, its outputs are new
 files, and so everything downstream gets new keys and re-runs too.
 
-When a job succeeds, its output object is written to ``done/KEY.json`` in the job
-store (write-then-rename) before the workflow hears of it. A restarted run reuses
-the records of earlier attempts only; within one run, equal jobs still both run.
+When a job succeeds, its key and output object are appended as one line to the
+journal ``done/journal.jsonl`` in the job store (one ``write``: no file created,
+renamed or deleted per job) before the workflow hears of it. A leader killed during
+that write leaves at most a partial last line, which readers skip (that job was not
+reported to the workflow, so it runs again). Stores that cannot append (S3) get one
+``done/KEY.json`` per job instead. A restarted run reuses the records of earlier
+attempts only; within one run, equal jobs still both run.
 """
 
 from __future__ import annotations
@@ -18,9 +22,15 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from typing import Any
 
 from cwltool.job import JobBase
+
+from . import remote
+from .jobstore.base import JobStore
+
+JOURNAL = "done/journal.jsonl"
 
 _tool_hashes: dict[int, str] = {}
 
@@ -49,22 +59,29 @@ def job_key(job: JobBase, command: list[str], image: str | None) -> str:
         (job.builder.tmpdir, "$TMPDIR"),
         (job.builder.stagedir or "", "$STAGEDIR"),
     ]
-    places = sorted((p for p in places if p[0] and len(p[0]) > 1), key=lambda p: -len(p[0]))
+    # where cwltool staged each input (stg<random> folders) is named by the input instead
+    for location, entry in job.pathmapper.items():
+        if entry.target and not str(entry.type).startswith("Create"):
+            places.append((entry.target, f"$INPUT<{location}>"))
+    names = dict(sorted(((p, n) for p, n in places if p and len(p) > 1), key=lambda p: len(p[0])))
+    pattern = re.compile("|".join(re.escape(p) for p in sorted(names, key=len, reverse=True))) if names else None
 
     def normal(value: Any) -> Any:
         if isinstance(value, str):
-            for path, name in places:
-                value = value.replace(path, name)
-            return value
+            return pattern.sub(lambda m: names[m.group(0)], value) if pattern is not None else value
         if isinstance(value, dict):
             return {k: normal(v) for k, v in value.items()}
         if isinstance(value, (list, tuple)):
             return [normal(v) for v in value]
         return value
 
-    files = []
+    files: list[list[Any]] = []
     for location, entry in job.pathmapper.items():
-        if entry.type == "File" and os.path.exists(entry.resolved):
+        if remote.is_remote(location):
+            # s3:// and http(s):// inputs are known by their URL (a job store's files are
+            # never rewritten; a local copy's mtime says when it was fetched, not made)
+            files.append([location])
+        elif entry.type == "File" and os.path.exists(entry.resolved):
             stat = os.stat(entry.resolved)
             files.append([location, stat.st_size, stat.st_mtime_ns])
         elif entry.type == "Directory" and os.path.exists(entry.resolved):
@@ -76,7 +93,7 @@ def job_key(job: JobBase, command: list[str], image: str | None) -> str:
         "name": job.name,
         "command": normal(command),
         "env": normal(dict(job.environment)),
-        "streams": [job.stdin, job.stdout, job.stderr],
+        "streams": normal([job.stdin, job.stdout, job.stderr]),
         "image": image,
         "files": sorted(files, key=lambda f: str(f[0])),
         "generated": normal(job.generatefiles.get("listing")),
@@ -86,3 +103,38 @@ def job_key(job: JobBase, command: list[str], image: str | None) -> str:
 
 def done_key(key: str) -> str:
     return f"done/{key}.json"
+
+
+def record_done(store: JobStore, key: str, outputs: Any) -> None:
+    """Record that the job ``key`` succeeded with ``outputs`` (durable when this returns)."""
+    text = json.dumps(outputs, separators=(",", ":"))
+    if not getattr(store, "_no_append", False):
+        try:
+            store.append(JOURNAL, f'{{"key":"{key}","outputs":{text}}}\n'.encode())
+            return
+        except NotImplementedError:
+            store._no_append = True  # type: ignore[attr-defined]
+    store.put(done_key(key), text.encode())
+
+
+def load_done(store: JobStore) -> dict[str, str]:
+    """Content key → recorded outputs (JSON text) of every job recorded as done."""
+    done: dict[str, str] = {}
+    for name in store.list("done/"):
+        if name == JOURNAL or not name.endswith(".json"):
+            continue
+        try:
+            done[name[len("done/") : -len(".json")]] = store.get(name).decode()
+        except KeyError:
+            continue
+    try:
+        journal = store.get(JOURNAL)
+    except KeyError:
+        return done
+    for line in journal.splitlines():
+        try:
+            entry = json.loads(line)
+            done[entry["key"]] = json.dumps(entry["outputs"])
+        except (ValueError, KeyError, TypeError):
+            continue  # a record cut short by a killed leader
+    return done

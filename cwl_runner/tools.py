@@ -16,7 +16,6 @@ import math
 import os
 import re
 import shlex
-import shutil
 import signal
 import threading
 from collections.abc import Callable, MutableMapping
@@ -168,7 +167,8 @@ class ScheduledJob(JobBase):
         if name is None:
             return None
         path = os.path.join(self.base_path_logs, name)
-        os.makedirs(os.path.dirname(path), exist_ok=True)
+        if os.path.dirname(path) != self.outdir.rstrip(os.sep):  # the outdir exists: no look
+            os.makedirs(os.path.dirname(path), exist_ok=True)
         return path
 
     def finish(self, result: JobResult, runtimeContext: RuntimeContext) -> str:
@@ -234,9 +234,10 @@ class ScheduledJob(JobBase):
             with lock:
                 self.output_callback(outputs, status)
         if runtimeContext.rm_tmpdir:
-            if self.stagedir is not None and os.path.exists(self.stagedir):
-                shutil.rmtree(self.stagedir, True)
-            shutil.rmtree(self.tmpdir, True)
+            executor = _executor(runtimeContext)
+            if self.stagedir is not None:
+                executor.discard(self.stagedir)  # often never made: nothing was staged
+            executor.discard(self.tmpdir)
         return status
 
 

@@ -28,10 +28,14 @@ _SYSTEM_ERRNOS = {errno.EAGAIN, errno.ENOMEM, errno.EMFILE, errno.ENFILE, errno.
 def execute(
     record: JobRecord,
     on_start: Callable[[subprocess.Popen[bytes]], None] | None = None,
+    process_group: int | None = None,
 ) -> JobResult:
     """Run ``record``'s command to completion and say how it ended.
 
-    The process gets its own session so a kill reaches its children too.
+    With ``process_group`` (a :class:`~cwl_runner.guard.Guard`'s), the process
+    joins that group, which is killed when this process ends. Without one it
+    gets its own session (so a kill reaches its children too) and
+    ``PR_SET_PDEATHSIG``, which costs a ``fork()`` of this whole process.
     What the tool does not capture itself goes to the record's log file (or
     to our stderr without one), never to our stdout, which carries the JSON.
     The log file also gets the command line first and the exit reason last.
@@ -73,6 +77,11 @@ def execute(
             stderr = open(record.stderr, "wb")
             files.append(stderr)
         inherited = measure.own_rss()
+        group: dict[str, Any] = (
+            {"start_new_session": True, "preexec_fn": die_with_parent}
+            if process_group is None
+            else {"process_group": process_group}
+        )
         proc = subprocess.Popen(
             argv,
             stdin=stdin,
@@ -81,8 +90,7 @@ def execute(
             env=env,
             cwd=record.cwd,
             close_fds=True,
-            start_new_session=True,
-            preexec_fn=die_with_parent,
+            **group,
         )
     except OSError as err:
         for handle in files:
@@ -265,13 +273,42 @@ def die_with_parent() -> None:
         _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
+def _signal(proc: subprocess.Popen[bytes], sig: int, tree: list[Any]) -> bool:
+    """Send ``sig`` to a job's process group or, when it shares a guard's group, to
+    the process and its descendants (``tree`` keeps those found so far, so children
+    orphaned by the first signal still get the second). False when all are gone."""
+    try:
+        if os.getpgid(proc.pid) == proc.pid:
+            os.killpg(proc.pid, sig)
+            return True
+    except (ProcessLookupError, PermissionError):
+        if not tree:
+            return False
+    import psutil
+
+    try:
+        parent = psutil.Process(proc.pid)
+        found = [parent, *parent.children(recursive=True)]
+    except psutil.Error:
+        found = []
+    tree.extend(p for p in found if p not in tree)
+    alive = False
+    for target in tree:
+        try:
+            target.send_signal(sig)  # psutil checks the pid was not reused
+            alive = True
+        except psutil.Error:
+            pass
+    return alive
+
+
 def terminate(
     proc: subprocess.Popen[bytes],
     record: JobRecord,
     grace: float = 5.0,
     signals: tuple[signal.Signals, ...] = (signal.SIGTERM, signal.SIGKILL),
 ) -> None:
-    """Stop a job: its container (if any), then its process group.
+    """Stop a job: its container (if any), then its process group (or tree).
 
     It does not reap the process: the thread that runs the job does (and takes
     its resource usage with it).
@@ -290,10 +327,9 @@ def terminate(
                 )
         except (OSError, subprocess.TimeoutExpired):
             pass
+    tree: list[Any] = []
     for sig in signals:
-        try:
-            os.killpg(proc.pid, sig)
-        except (ProcessLookupError, PermissionError):
+        if not _signal(proc, sig, tree):
             return
         if measure.wait_exited(proc, grace):
             return

@@ -12,6 +12,9 @@ from pathlib import Path
 
 from conftest import DATA, runner_cwl
 
+from cwl_runner.jobstore import LocalJobStore
+from cwl_runner.reuse import load_done
+
 JOBS = 100  # values: the workflow runs 2 x JOBS jobs
 
 
@@ -30,8 +33,7 @@ def _outputs(outdir: Path, printed: str) -> tuple[list[str], list[bytes]]:
 
 
 def _recorded(store: Path) -> set[str]:
-    done = store / "done"
-    return {json.loads(p.read_text())["text"] for p in done.glob("*.json")} if done.is_dir() else set()
+    return {json.loads(outputs)["text"] for outputs in load_done(LocalJobStore(str(store), create=False)).values()}
 
 
 def test_killed_anywhere_restart_finishes_with_the_same_outputs(tmp_path):
@@ -118,3 +120,42 @@ def test_after_an_edit_only_the_changed_step_and_its_downstream_run(tmp_path):
     started = [line.split()[1] for line in log.read_text().splitlines()[before:] if line.startswith("start")]
     assert started == ["Ba0", "cBa0"], started
     assert "reused 1" in runner_cwl("status", str(store)).stdout
+
+
+def file_chain_edit(tmp_path: Path, store: str, run, env: dict[str, str] | None = None) -> None:
+    """Run a 3-step chain passing a File, edit the last step, restart: only it runs again."""
+    log = tmp_path / "log"
+    start = tmp_path / "start.txt"
+    start.write_text("0")
+    workflow = tmp_path / "filechain.cwl"
+    workflow.write_text((DATA / "filechain.cwl").read_text())
+    (tmp_path / "appendf.cwl").write_text((DATA / "appendf.cwl").read_text())
+    common = ["--clean", "never", "--jobstore", store]
+    first = run(
+        *common, "--outdir", str(tmp_path / "o1"), str(workflow), "--start", str(start), "--log", str(log), env=env
+    )
+    assert first.returncode == 0, first.stderr
+    assert (tmp_path / "o1" / "out.txt").read_text() == "0abc"
+    before = len(log.read_text().splitlines())
+    workflow.write_text(workflow.read_text().replace("tag: {default: c}", "tag: {default: C}"))
+    second = run(
+        "--restart",
+        *common,
+        "--outdir",
+        str(tmp_path / "o2"),
+        str(workflow),
+        "--start",
+        str(start),
+        "--log",
+        str(log),
+        env=env,
+    )
+    assert second.returncode == 0, second.stderr
+    assert (tmp_path / "o2" / "out.txt").read_text() == "0abC"
+    started = [line.split()[1] for line in log.read_text().splitlines()[before:] if line.startswith("start")]
+    assert started == ["C"], started
+
+
+def test_jobs_taking_files_are_reused_after_an_edit(tmp_path):
+    """Staged inputs live in random folders; the job key names them by their input."""
+    file_chain_edit(tmp_path, str(tmp_path / "store"), runner_cwl)

@@ -414,3 +414,9 @@ def test_final_outputs_are_linked_not_copied(tmp_path):
     in_store = [p for p in store.rglob("big.bin") if p.stat().st_ino == exported.stat().st_ino]
     assert in_store, "the exported file is a copy, not the store's file"
     assert exported.stat().st_nlink == 2
+
+
+def test_jobs_taking_files_are_reused_after_an_edit_on_s3(s3, tmp_path):
+    from test_restart import file_chain_edit
+
+    file_chain_edit(tmp_path, f"s3://runs/{uuid.uuid4().hex}", lambda *a, env=None: run_s3(s3, *a, env=env or {}))

@@ -1,4 +1,4 @@
-"""Backends run job records: ``local`` (this machine) and ``slurm``."""
+"""Backends run job records: ``local`` (this machine) and ``slurm``; ``noop`` for benchmarks."""
 
 from __future__ import annotations
 
@@ -13,6 +13,10 @@ BATCH_SYSTEMS = ("local", "slurm")
 def make_backend(name: str, jobstore: JobStore, log_dir: str, **options: object) -> Backend:
     if name == "local":
         return LocalBackend(jobstore, use_worker_process=bool(options.get("use_worker_process")))
+    if name == "noop":
+        from .noop import NoopBackend
+
+        return NoopBackend()
     if name == "slurm":
         from .slurm import SlurmBackend
 

@@ -16,8 +16,10 @@ import subprocess
 import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 from .. import worker
+from ..guard import Guard
 from ..job import SECRETS_ENV, JobRecord, JobResult, result_key
 from ..jobstore import JobStore
 from .base import Backend
@@ -35,6 +37,8 @@ class LocalBackend(Backend):
         # threads that wait on running jobs, reused from job to job; the scheduler
         # bounds how many jobs run at once, so the bound here is only a backstop
         self._pool = ThreadPoolExecutor(max_workers=4096, thread_name_prefix="job")
+        # jobs run in its process group, which dies with this process (see guard.py)
+        self._guard = Guard()
 
     def submit(self, record: JobRecord) -> None:
         self._pool.submit(self._run, record)
@@ -48,7 +52,9 @@ class LocalBackend(Backend):
             if self.use_worker_process:
                 result = self._run_worker(record)
             else:
-                result = worker.execute(record, on_start=lambda proc: self._started(record, proc))
+                result = worker.execute(
+                    record, on_start=lambda proc: self._started(record, proc), process_group=self._guard.pgid()
+                )
         except Exception as err:  # a job's thread must always report back
             result = JobResult(record.id, 1, error=f"{type(err).__name__}: {err}", failure="system")
         with self._lock:
@@ -59,11 +65,10 @@ class LocalBackend(Backend):
         env = None
         if record.secrets:  # never through the job store
             env = {**os.environ, SECRETS_ENV: json.dumps(record.secrets)}
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "cwl_runner.worker", self.jobstore.locator, record.id],
-            start_new_session=True,
-            env=env,
-            preexec_fn=worker.die_with_parent,
+        group = self._guard.pgid()
+        options: dict[str, Any] = {"start_new_session": True} if group is None else {"process_group": group}
+        proc: subprocess.Popen[bytes] = subprocess.Popen(
+            [sys.executable, "-m", "cwl_runner.worker", self.jobstore.locator, record.id], env=env, **options
         )
         self._started(record, proc)
         code = proc.wait()
@@ -97,6 +102,12 @@ class LocalBackend(Backend):
             return list(self._procs)
 
     def shutdown(self) -> None:
-        for job_id in self.running():
-            self.kill(job_id)
+        with self._lock:
+            left = list(self._procs.values())
+        stoppers = [threading.Thread(target=worker.terminate, args=entry, daemon=True) for entry in left]
+        for thread in stoppers:
+            thread.start()
+        for thread in stoppers:  # containers are stopped before the guard kills their clients
+            thread.join(timeout=60)
         self._pool.shutdown(wait=False)
+        self._guard.close()

@@ -23,6 +23,19 @@ class JobStore(abc.ABC):
     def put(self, key: str, data: bytes) -> None:
         """Store ``data`` under ``key`` atomically (readers never see half of it)."""
 
+    def append(self, key: str, data: bytes) -> None:
+        """Add ``data`` at the end of ``key``, visible to readers once this returns.
+
+        For journals of small records (``done/``): one write per call, no new file.
+        A process killed during the call may leave a partial last record, which
+        readers must skip. Stores that cannot append (S3) raise NotImplementedError;
+        callers then ``put`` one key per record.
+        """
+        raise NotImplementedError
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release what the store holds open (journal files)."""
+
     @abc.abstractmethod
     def get(self, key: str) -> bytes:
         """Return the bytes under ``key``; raise KeyError when there are none."""

@@ -19,6 +19,7 @@ class LocalJobStore(JobStore):
     def __init__(self, root: str, create: bool = True) -> None:
         self.root = Path(root).absolute()
         self.locator = str(self.root)
+        self._appending: dict[str, int] = {}  # key → fd of a journal open for appending
         try:
             if create:
                 (self.root / "work").mkdir(parents=True, exist_ok=True)
@@ -52,6 +53,27 @@ class LocalJobStore(JobStore):
             if isinstance(err, OSError):
                 raise JobStoreError(f"cannot write {key} in job store {self.root}: {err.strerror or err}") from err
             raise
+
+    def append(self, key: str, data: bytes) -> None:
+        fd = self._appending.get(key)
+        if fd is None:
+            path = self._path(key)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
+            if os.fstat(fd).st_size:
+                with open(path, "rb") as handle:
+                    handle.seek(-1, os.SEEK_END)
+                    if handle.read(1) != b"\n":
+                        os.write(fd, b"\n")  # an earlier writer was killed mid-record: end its line
+            self._appending[key] = fd
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+
+    def close(self) -> None:
+        for fd in self._appending.values():
+            os.close(fd)
+        self._appending.clear()
 
     def get(self, key: str) -> bytes:
         try:
@@ -103,4 +125,7 @@ class LocalJobStore(JobStore):
         return str(path) + os.sep
 
     def destroy(self) -> None:
-        shutil.rmtree(self.root, ignore_errors=True)
+        from ..workdirs import remove_tree
+
+        self.close()
+        remove_tree(str(self.root))

@@ -1,0 +1,48 @@
+"""The done records --restart reuses: one journal line per finished job."""
+
+from __future__ import annotations
+
+import json
+
+from cwl_runner.jobstore import LocalJobStore
+from cwl_runner.reuse import JOURNAL, done_key, load_done, record_done
+
+
+def test_records_are_journal_lines_and_read_back(tmp_path):
+    store = LocalJobStore(str(tmp_path / "s"))
+    record_done(store, "k1", {"out": {"class": "File", "location": "file:///x"}})
+    record_done(store, "k2", {"n": 1})
+    store.close()
+    assert not list((tmp_path / "s" / "done").glob("*.json"))  # no file per job
+    assert len((tmp_path / "s" / JOURNAL).read_bytes().splitlines()) == 2
+    done = load_done(LocalJobStore(str(tmp_path / "s"), create=False))
+    assert {k: json.loads(v) for k, v in done.items()} == {
+        "k1": {"out": {"class": "File", "location": "file:///x"}},
+        "k2": {"n": 1},
+    }
+
+
+def test_a_record_cut_short_by_a_kill_is_skipped_and_the_next_attempt_appends_cleanly(tmp_path):
+    store = LocalJobStore(str(tmp_path / "s"))
+    record_done(store, "k1", {"n": 1})
+    store.close()
+    with open(tmp_path / "s" / JOURNAL, "ab") as journal:  # a leader killed mid-write
+        journal.write(b'{"key":"k2","outputs":{"n"')
+    restarted = LocalJobStore(str(tmp_path / "s"), create=False)
+    assert set(load_done(restarted)) == {"k1"}
+    record_done(restarted, "k3", {"n": 3})
+    restarted.close()
+    assert {k: json.loads(v) for k, v in load_done(restarted).items()} == {"k1": {"n": 1}, "k3": {"n": 3}}
+
+
+class _NoAppend(LocalJobStore):
+    def append(self, key: str, data: bytes) -> None:
+        raise NotImplementedError
+
+
+def test_stores_that_cannot_append_get_one_key_per_record(tmp_path):
+    store = _NoAppend(str(tmp_path / "s"))
+    record_done(store, "k1", {"n": 1})
+    record_done(store, "k2", {"n": 2})
+    assert json.loads(store.get(done_key("k2"))) == {"n": 2}
+    assert {k: json.loads(v) for k, v in load_done(store).items()} == {"k1": {"n": 1}, "k2": {"n": 2}}
