@@ -53,19 +53,24 @@ def execute(
         except OSError as err:
             return JobResult(record.id, 1, started, time.time(), error=f"memory cgroup: {err}", failure="system")
         argv = cgroup.wrap(argv)
+    # the job's log stays open (appending) from its header to its footer: one open
+    # per job instead of three (creating files is what costs here)
+    log_file: Any = None
     try:
         if record.log:
-            _log_header(record, started)
+            log_file = open(record.log, "ab")
+            log_file.write(_log_header(record, started))
+            log_file.flush()  # before the job appends its own output
         stdin = open(record.stdin, "rb") if record.stdin else subprocess.DEVNULL
         if record.stdin:
             files.append(stdin)
         log: Any = sys.stderr.fileno()
-        if record.log and not (record.stdout and record.stderr):
-            log = open(record.log, "ab", buffering=0)
-            files.append(log)
+        if log_file is not None and not (record.stdout and record.stderr):
+            log = log_file
             if record.attempt > 1:
                 try:
-                    log.write(f"--- runner-cwl: attempt {record.attempt} ---\n".encode())
+                    log_file.write(f"--- runner-cwl: attempt {record.attempt} ---\n".encode())
+                    log_file.flush()
                 except OSError:  # a full disk: the job says so itself
                     pass
         stdout: Any = log
@@ -103,7 +108,7 @@ def execute(
         result = JobResult(
             record.id, 127, started, time.time(), error=full or f"{record.argv[0]}: {what}", failure=failure
         )
-        _log_footer(record, result, f"could not start: {result.error}")
+        _log_footer(log_file, result, f"could not start: {result.error}")
         return result
     for handle in files:
         handle.close()
@@ -166,7 +171,7 @@ def execute(
         result.cpu_system = round(usage.ru_stime, 3)
     result.peak_rss = measure.peak_memory(usage, max(root_peak, tree_peak), inherited)
     reason = "killed by --inject-faults" if result.injected else exit_reason(result, record.timelimit)
-    _log_footer(record, result, f"{reason}; {result.error}" if result.error else reason)
+    _log_footer(log_file, result, f"{reason}; {result.error}" if result.error else reason)
     return result
 
 
@@ -182,8 +187,7 @@ def exit_reason(result: JobResult, timelimit: int | None = None) -> str:
     return f"exit code {result.exit_code}"
 
 
-def _log_header(record: JobRecord, started: float) -> None:
-    assert record.log is not None
+def _log_header(record: JobRecord, started: float) -> bytes:
     when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(started))
     lines = [
         f"# runner-cwl job {record.id} ({record.name}) started {when}",
@@ -194,19 +198,21 @@ def _log_header(record: JobRecord, started: float) -> None:
     for what, path in (("stdout", record.stdout), ("stderr", record.stderr)):
         if path:
             lines.append(f"# {what}: {path} (captured by the tool)")
-    with open(record.log, "a") as handle:
-        handle.write("\n".join(lines) + "\n")
+    return ("\n".join(lines) + "\n").encode()
 
 
-def _log_footer(record: JobRecord, result: JobResult, reason: str) -> None:
-    if not record.log:
+def _log_footer(log_file: Any, result: JobResult, reason: str) -> None:
+    """End the job's log (open since its header) with how the job ended, and close it."""
+    if log_file is None:
         return
     try:
-        with open(record.log, "a") as handle:
-            handle.write(
+        with log_file:
+            cpu = result.cpu_user + result.cpu_system
+            footer = (
                 f"# ended after {result.ended - result.started:.2f} s: {reason}"
-                f" (cpu {result.cpu_user + result.cpu_system:.2f} s, peak memory {result.peak_rss / 2**20:.1f} MiB)\n"
+                f" (cpu {cpu:.2f} s, peak memory {result.peak_rss / 2**20:.1f} MiB)\n"
             )
+            log_file.write(footer.encode())
     except OSError:
         pass
 
