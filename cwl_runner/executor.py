@@ -348,7 +348,7 @@ class Executor(JobExecutor):
             return display.Usage()
         limits = scheduler.limits
         return display.Usage(
-            len(scheduler._running),
+            len(scheduler.running()),
             limits.cores - scheduler.free_cores,
             limits.cores,
             limits.ram - scheduler.free_ram,

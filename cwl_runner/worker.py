@@ -134,7 +134,7 @@ def execute(
         timer.daemon = True
         timer.start()
     try:
-        code, usage = measure.wait(proc)
+        code, usage, root_peak = measure.wait(proc)
     finally:
         for timer in timers:
             timer.cancel()
@@ -164,7 +164,7 @@ def execute(
     if usage is not None:
         result.cpu_user = round(usage.ru_utime, 3)
         result.cpu_system = round(usage.ru_stime, 3)
-    result.peak_rss = measure.peak_memory(usage, tree_peak, inherited)
+    result.peak_rss = measure.peak_memory(usage, max(root_peak, tree_peak), inherited)
     reason = "killed by --inject-faults" if result.injected else exit_reason(result, record.timelimit)
     _log_footer(record, result, f"{reason}; {result.error}" if result.error else reason)
     return result

@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import http.server
+import json
 import os
 import subprocess
 import sys
@@ -200,6 +201,26 @@ def test_big_file_streams_through_s3(s3, tmp_path):
     assert (tmp_path / "out" / "sum.txt").read_text().split()[0] == digest
     maxrss = int(timed.stderr.rsplit("maxrss_kib=", 1)[1].split()[0])
     assert maxrss < mib * 1024 / 2, f"leader peak RSS {maxrss} KiB for a {mib} MiB file"
+
+
+def test_event_log_and_report_with_an_s3_jobstore(s3, folder, tmp_path):
+    """The event log is one object put into the bucket; the report renders from it."""
+    store = f"s3://runs/{uuid.uuid4().hex}"
+    run = run_s3(
+        s3, "--keep-jobstore", "--jobstore", store, "--report", str(tmp_path / "run.html"),
+        "--outdir", str(tmp_path / "out"), str(S3DATA / "pipeline.cwl"),
+        "--text", str(folder / "text.txt"), "--folder", str(folder / "folder"),
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    stored = keys(s3, "runs", store.split("/", 3)[3] + "/report/")
+    assert list(stored) == [store.split("/", 3)[3] + "/report/jobs.json"]
+    doc = json.loads(next(iter(stored.values())))
+    assert doc["status"] == "success" and doc["jobs"]
+    assert all(job["status"] == "success" and job["cpu"] is not None for job in doc["jobs"])
+    again = run_s3(s3, "report", store, "-o", str(tmp_path / "again.html"))
+    assert again.returncode == 0, again.stderr
+    page = (tmp_path / "again.html").read_text()
+    assert page.count('class="job-bar"') == len(doc["jobs"]) == (tmp_path / "run.html").read_text().count("job-bar\"")
 
 
 def test_restart_after_an_edit_reuses_from_the_bucket(s3, tmp_path):
