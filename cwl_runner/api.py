@@ -47,6 +47,11 @@ def run(
         "slurm_batch_size",
         "clean",
         "restart",
+        "retry_count",
+        "max_system_retries",
+        "inject_faults",
+        "inject_faults_seed",
+        "enforce_memory",
     }
     executor = Executor(**{k: v for k, v in options.items() if k in executor_keys})
     loading_context = LoadingContext()

@@ -44,6 +44,26 @@ def positive_float(text: str) -> float:
     return value
 
 
+def non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more: {text!r}")
+    return value
+
+
+def fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0.0 <= value < 1.0:
+        raise argparse.ArgumentTypeError(f"give a fraction of jobs, 0 <= RATE < 1: {text!r}")
+    return value
+
+
 SUBCOMMANDS = ("status", "clean", "kill", "report")
 
 
@@ -92,8 +112,8 @@ def build_parser() -> argparse.ArgumentParser:
     group.add_argument(
         "--clean",
         choices=["on-success", "always", "on-error", "never"],
-        default="on-success",
-        help="when to delete the job store at the end (default: on-success)",
+        default=None,
+        help="when to delete the job store at the end (default: on-success; never with --detach)",
     )
     group.add_argument(
         "--max-cores", type=positive_float, metavar="N", help="cores jobs may use at once (default: this machine's)"
@@ -154,6 +174,45 @@ def build_parser() -> argparse.ArgumentParser:
         help="what the run shows while it runs: a live display (on a terminal), periodic progress "
         "log lines, or nothing (default auto: live on a terminal, plain otherwise; --quiet: none)",
     )
+    group.add_argument(
+        "--retry-count",
+        type=non_negative_int,
+        default=0,
+        metavar="N",
+        help="run a job whose command fails (or times out) up to N more times (default 0; "
+        "temporaryFailCodes are retried at least once, permanentFailCodes never)",
+    )
+    group.add_argument(
+        "--max-system-retries",
+        type=non_negative_int,
+        default=2,
+        metavar="N",
+        help="run a job again up to N times, with backoff, when it fails through no fault of its own: "
+        "worker lost, killed by a signal, node failure (default 2)",
+    )
+    group.add_argument(
+        "--enforce-memory",
+        action="store_true",
+        help="run each local non-container job in a memory cgroup limited to its ramMin; one that "
+        "exceeds it is retried once with twice the memory",
+    )
+    group.add_argument(
+        "--inject-faults",
+        type=fraction,
+        default=0.0,
+        metavar="RATE",
+        help="SIGKILL this fraction of jobs at a random moment of their run (they are retried as "
+        "system failures): check that a run survives lost jobs",
+    )
+    group.add_argument(
+        "--inject-faults-seed", type=int, metavar="N", help="seed for --inject-faults (same seed, same jobs)"
+    )
+    group.add_argument(
+        "--detach",
+        action="store_true",
+        help="run the leader in the background and return at once; prints the job store to use with "
+        "'runner-cwl status' and 'runner-cwl kill' (the job store is kept unless --clean says otherwise)",
+    )
     log_dir = parser._option_string_actions.get("--log-dir")
     if log_dir is not None:  # cwltool's option: we add each job's own log to it
         log_dir.help = (
@@ -195,12 +254,17 @@ def make_executor(args: argparse.Namespace):  # type: ignore[no-untyped-def]
         slurm_args=args.slurm_args,
         slurm_arrays=args.slurm_arrays,
         slurm_batch_size=args.slurm_batch_size,
-        clean=args.clean,
+        clean=args.clean or ("never" if args.detach else "on-success"),
         restart=args.restart,
         report=args.report,
         stats=args.stats,
         log_dir=args.log_dir or None,
         progress="none" if args.quiet or getattr(args, "no_warnings", False) else args.progress,
+        retry_count=args.retry_count,
+        max_system_retries=args.max_system_retries,
+        inject_faults=args.inject_faults,
+        inject_faults_seed=args.inject_faults_seed,
+        enforce_memory=args.enforce_memory,
     )
 
 
@@ -224,6 +288,18 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     if args.s3_endpoint:  # for boto3 here and in every worker we start
         os.environ["AWS_ENDPOINT_URL_S3"] = args.s3_endpoint
+    job_file = next(iter(getattr(args, "job_order", None) or []), None)
+    if workflow and job_file and not job_file.startswith("-") and os.path.isfile(job_file):
+        from schema_salad.exceptions import ValidationException
+
+        from .preflight import check_job_file
+
+        try:
+            check_job_file(job_file)
+        except ValidationException as err:
+            print(f"runner-cwl: {job_file}: input object failed validation: {err}", file=sys.stderr)
+            return 1
+
     if args.jobstore or args.restart:
         try:
             check_jobstore(args.jobstore, args.restart)
@@ -231,12 +307,24 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"runner-cwl: {err}", file=sys.stderr)
             return err.exit_code
 
+    if args.detach and not workflow:
+        print("runner-cwl: --detach needs a workflow to run", file=sys.stderr)
+        return 2
+    if args.detach:
+        from .detach import detach, is_detached_leader
+
+        if not is_detached_leader():
+            return detach(argv, args.jobstore)
+
     import cwltool.main
-    from cwltool.context import LoadingContext
+    from cwltool.context import LoadingContext, RuntimeContext
 
     from . import schemacache
     from .factory import make_tool
-    from .logs import make_handler
+    from .logs import make_handler, quiet_libraries
+    from .preflight import CheckedFsAccess
+
+    quiet_libraries(args.debug)
 
     def interrupted(signum: int, _frame: object) -> None:
         raise KeyboardInterrupt(signal.Signals(signum).name)
@@ -248,12 +336,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     loading_context.singularity = args.singularity
     loading_context.podman = args.podman
     loading_context.construct_tool_object = make_tool
+    runtime_context = RuntimeContext(vars(args))
+    runtime_context.make_fs_access = CheckedFsAccess  # reading the input object
     try:
         executor = make_executor(args)
         return cwltool.main.main(
             args=args,
             executor=executor,
             loadingContext=loading_context,
+            runtimeContext=runtime_context,
             versionfunc=version_string,
             logger_handler=make_handler(args.debug),
             custom_schema_callback=lambda: schemacache.setup(args.enable_ext),

@@ -71,6 +71,7 @@ class RunEvents:
         self.jobs[record.id] = {
             "id": record.id,
             "name": record.name,
+            "attempt": self.attempt,
             "step": step,
             "scatter_index": scatter_index,
             "submitted": now,
@@ -125,6 +126,8 @@ class RunEvents:
             entry["cpu"] = round(result.cpu_user + result.cpu_system, 3)
             entry["peak_rss"] = result.peak_rss
             entry["timed_out"] = result.timed_out
+            entry["tries"] = getattr(result, "attempt", 1)  # with --retry-count: the attempt that ended it
+            entry["failure"] = getattr(result, "failure", None)
             entry["error"] = result.error or error or None
         else:
             entry["ended"] = time.time()
@@ -238,4 +241,3 @@ def scatter_index(job: Any) -> int | None:
             todo.append(callback.func)
             todo.extend(a for a in callback.args if callable(a))
     return None
-

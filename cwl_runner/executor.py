@@ -14,6 +14,7 @@ import logging
 import math
 import os
 import shutil
+import signal
 import socket
 import time
 from dataclasses import dataclass
@@ -34,10 +35,11 @@ from . import patches, preflight, provenance, remote, reuse
 from . import progress as display
 from . import report as run_report
 from .backends import make_backend
-from .errors import ConfigurationError, RunnerError
+from .errors import ConfigurationError, JobStoreError, RunnerError
 from .events import RunEvents, scatter_index, step_of
 from .job import JobRecord, JobResult
 from .jobstore import JobStore, open_jobstore
+from .retry import FaultInjector, RetryPolicy
 from .runstate import Leadership, RunRecord, ensure_restartable, ensure_unused, read_run
 from .scheduler import Limits, Scheduler
 from .staging import Stager
@@ -72,6 +74,15 @@ class Failure:
     result: JobResult | None
     message: str = ""
 
+    @property
+    def kind(self) -> str:
+        """task, system, memory or timeout (retry.py)."""
+        return (self.result.failure if self.result else None) or "task"
+
+    @property
+    def attempts(self) -> int:
+        return self.result.attempt if self.result else 1
+
 
 class Executor(JobExecutor):
     """A cwltool executor that runs every CommandLineTool job as a scheduled job."""
@@ -94,6 +105,11 @@ class Executor(JobExecutor):
         stats: bool = False,
         log_dir: str | None = None,
         progress: str = "none",
+        retry_count: int = 0,
+        max_system_retries: int = 2,
+        inject_faults: float = 0.0,
+        inject_faults_seed: int | None = None,
+        enforce_memory: bool = False,
     ) -> None:
         super().__init__()
         patches.apply()
@@ -114,6 +130,25 @@ class Executor(JobExecutor):
             raise ConfigurationError(f"--clean {clean}: choose from {', '.join(CLEAN_POLICIES)}")
         self.clean = "never" if keep_jobstore else clean
         self.restart = restart
+        if retry_count < 0 or max_system_retries < 0:
+            raise ConfigurationError("--retry-count and --max-system-retries must be 0 or more")
+        if not 0.0 <= inject_faults < 1.0:
+            raise ConfigurationError(f"--inject-faults {inject_faults:g}: give a fraction of jobs, 0 <= RATE < 1")
+        self.retry = RetryPolicy(
+            retry_count=retry_count, max_system_retries=max_system_retries, max_ram=self.limits.ram
+        )
+        self.faults = FaultInjector(inject_faults, inject_faults_seed) if inject_faults else None
+        if enforce_memory:
+            if batch_system != "local":
+                raise ConfigurationError("--enforce-memory is for local jobs (Slurm enforces --mem itself)")
+            from . import memlimit
+
+            if not memlimit.available():
+                raise ConfigurationError(
+                    "--enforce-memory needs a writable memory cgroup (v1 /sys/fs/cgroup/memory, "
+                    "or v2 with the memory controller delegated); none here"
+                )
+        self.enforce_memory = enforce_memory
         self._reusable: dict[str, str] = {}
         self.batch_system = batch_system
         self.use_worker_process = use_worker_process
@@ -136,6 +171,7 @@ class Executor(JobExecutor):
         self.events = RunEvents()
         self._progress: display.Display = display.make("none", self.events, self._usage)
         self.stager = Stager(None, "")
+        self._events_warned = False
         self.workdirs: WorkDirs | None = None
         self._export_url: str | None = None
 
@@ -173,7 +209,10 @@ class Executor(JobExecutor):
 
     def record_done(self, key: str, outputs: Any) -> None:
         assert self.jobstore is not None
-        reuse.record_done(self.jobstore, key, outputs)
+        try:
+            reuse.record_done(self.jobstore, key, outputs)
+        except JobStoreError as err:  # the job still succeeded; only a restart loses it
+            _logger.warning("%s: a restart will run this job again", err)
 
     def discard(self, path: str) -> None:
         """Remove a job's temporary or staging directory soon, off this thread."""
@@ -201,6 +240,8 @@ class Executor(JobExecutor):
         if job.outdir and not self._outdirs_in_store:
             self.output_dirs.add(job.outdir)
         self.events.submitted(record, step_of(job), scatter_index(job))
+        if self.enforce_memory and not record.cidfile:  # containers: the engine's limits
+            record.enforce_memory = True
         self.scheduler.submit(record, lambda result: self._ended(job, record, result, runtime_context))
 
     def _ended(self, job: ScheduledJob, record: JobRecord, result: JobResult, rc: RuntimeContext) -> None:
@@ -263,8 +304,9 @@ class Executor(JobExecutor):
             raise
         self._stop_watching(status, logger)
         self.report_failures(logger)
+        self.report_retries(logger)
         self.run_record.status = status
-        self._finish_record(leadership)
+        status = self._finish_record(leadership)
         clean = {"always": True, "never": False, "on-success": status == "success", "on-error": status != "success"}
         if clean[self.clean]:
             self.jobstore.destroy()
@@ -306,7 +348,7 @@ class Executor(JobExecutor):
             return display.Usage()
         limits = scheduler.limits
         return display.Usage(
-            len(scheduler._running),
+            len(scheduler.running()),
             limits.cores - scheduler.free_cores,
             limits.cores,
             limits.ram - scheduler.free_ram,
@@ -337,15 +379,18 @@ class Executor(JobExecutor):
             attempt=previous.attempt + 1 if previous else 1,
         )
 
-    def _finish_record(self, leadership: Leadership) -> None:
+    def _finish_record(self, leadership: Leadership) -> str:
+        """Write the run's end to run.json; the run's status (a failure if it could not)."""
         if self.jobstore is not None:
             self.jobstore.close()  # the done journal
         record = self.run_record
-        record.counts = self.counts()
+        self._update_record()
         record.failures = [
             {
                 "step": f.name,
                 "status": f.status,
+                "kind": f.kind,
+                "attempts": f.attempts,
                 "exit_code": f.result.exit_code if f.result else None,
                 "error": (f.result.error if f.result else None) or f.message,
                 "log": (f.record.stderr or f.record.log) if f.record else None,
@@ -355,8 +400,26 @@ class Executor(JobExecutor):
         ]
         try:
             leadership.write(record)
+        except JobStoreError as err:
+            _logger.error(
+                "%s; run.json keeps the run's last recorded state. Once there is room: "
+                "runner-cwl --restart --jobstore %s WORKFLOW INPUTS",
+                err,
+                self.jobstore.locator if self.jobstore else "",
+            )
+            if record.status == "success":
+                record.status = "permanentFail"
         finally:
             leadership.release()
+        return record.status
+
+    def _update_record(self) -> None:
+        record = self.run_record
+        record.counts = self.counts()
+        tally = self.retry.tally
+        record.retries = {kind: n for kind, n in tally.retried.items() if n}
+        record.faults_injected = tally.faults_injected
+        record.succeeded_after_retry = tally.succeeded_after_retry
 
     def counts(self) -> dict[str, int]:
         scheduler = self.scheduler
@@ -417,7 +480,9 @@ class Executor(JobExecutor):
             slurm_batch_size=self.slurm_batch_size,
         )
         remote = self.batch_system not in ("local", "noop") or self.use_worker_process
-        self.scheduler = Scheduler(backend, self.limits, self.jobstore, store_records=remote)
+        self.scheduler = Scheduler(
+            backend, self.limits, self.jobstore, store_records=remote, retry=self.retry, faults=self.faults
+        )
         self.scheduler.on_start = self.events.started_job
         # job directories made and removed off this thread (workdirs.py)
         self.workdirs = WorkDirs()
@@ -476,11 +541,18 @@ class Executor(JobExecutor):
         """Wait for an ended job; meanwhile keep run.json current (at most once a second)."""
         assert self.scheduler is not None
         self.scheduler.wait(1.0)
+        if self._leadership is not None:
+            self._leadership.keep()
         if self._state_changed and self._leadership is not None:
-            self.run_record.counts = self.counts()
+            self._update_record()
             self._state_changed = not self._leadership.write(self.run_record, force=False)
         assert self.jobstore is not None
-        self.events.save(self.jobstore)
+        try:
+            self.events.save(self.jobstore)
+        except JobStoreError as err:  # the report can wait; the run goes on (a full disk, ...)
+            if not self._events_warned:
+                _logger.warning("the run's event log is not saved for now: %s", err)
+                self._events_warned = True
         self._progress.update()
 
     def _start(self, job: Any, runtime_context: RuntimeContext) -> None:
@@ -513,7 +585,10 @@ class Executor(JobExecutor):
         if not real:
             return
         first = real[0]
-        lines = [f"{len(real)} job(s) failed. First: step '{first.name}' ({first.status})"]
+        lines = [
+            f"{len(real)} job(s) failed. First: step '{first.name}' ({first.status}: {first.kind} failure, "
+            f"{_attempts(first.attempts)})"
+        ]
         if first.message:
             lines.append(f"  error: {first.message}")
         if first.result is not None:
@@ -523,6 +598,9 @@ class Executor(JobExecutor):
                 lines.append("  stopped: time limit exceeded")
             elif first.result.exit_code == 0:
                 lines.append("  exit code: 0, but collecting its outputs failed (see the error above)")
+            elif first.result.exit_code < 0:
+                name = signal.Signals(-first.result.exit_code).name
+                lines.append(f"  killed by signal {name} (exit code {first.result.exit_code})")
             else:
                 lines.append(f"  exit code: {first.result.exit_code}")
         if first.record is not None:
@@ -538,11 +616,28 @@ class Executor(JobExecutor):
         if len(real) > 1:
             lines.append(
                 f"  (and {len(real) - 1} more: "
-                + ", ".join(f.name for f in real[1:6])
+                + ", ".join(f"{f.name} ({f.kind}, {_attempts(f.attempts)})" for f in real[1:6])
                 + (", ..." if len(real) > 6 else "")
                 + ")"
             )
+        lines.append(f"  logs of every job: {self._log_dir}")
         logger.error("\n".join(lines))
+
+    def report_retries(self, logger: logging.Logger) -> None:
+        tally = self.retry.tally
+        retried = {kind: n for kind, n in tally.retried.items() if n}
+        if not retried:
+            return
+        logger.warning(
+            "Retried %s; %d job(s) succeeded after a retry%s",
+            ", ".join(f"{n} {kind} failure(s)" for kind, n in retried.items()),
+            tally.succeeded_after_retry,
+            f"; {tally.faults_injected} fault(s) injected (--inject-faults)" if self.faults else "",
+        )
+
+
+def _attempts(count: int) -> str:
+    return "1 attempt" if count == 1 else f"{count} attempts"
 
 
 def export_to_s3(output: Any, dest: str) -> None:

@@ -9,7 +9,7 @@ another node runs the same record from the job store
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 
@@ -36,12 +36,31 @@ class JobRecord:
     log: str | None = None
     outdir: str = ""
     tmpdir: str = ""
+    #: the tool's exit codes (CWL successCodes, temporaryFailCodes, permanentFailCodes)
+    success_codes: list[int] = field(default_factory=list)
+    temporary_fail_codes: list[int] = field(default_factory=list)
+    permanent_fail_codes: list[int] = field(default_factory=list)
+    #: 1 for the first run of a job, then one more for each retry (retry.py)
+    attempt: int = 1
+    #: how many of the retries so far were for memory (each doubled ``ram``)
+    memory_retries: int = 0
+    #: run in a memory cgroup limited to ``ram`` (--enforce-memory)
+    enforce_memory: bool = False
+    #: --inject-faults: SIGKILL the job this many seconds after it starts
+    fault_after: float | None = None
+    #: placeholder -> secret value (cwltool's Secrets hint). argv and env hold the
+    #: placeholders; the worker substitutes them just before it starts the command.
+    #: Never serialised: a worker in another process gets them through its
+    #: environment (``SECRETS_ENV``), never through the job store.
+    secrets: dict[str, str] = field(default_factory=dict, repr=False)
     #: where the worker uploads the job's output directory when it ends (an S3
     #: job store's ``files/JOB_ID/``); None when outputs stay where they are
     upload: str | None = None
 
     def to_json(self) -> bytes:
-        return json.dumps(asdict(self), separators=(",", ":")).encode()
+        data = asdict(self)
+        del data["secrets"]
+        return json.dumps(data, separators=(",", ":")).encode()
 
     @classmethod
     def from_json(cls, data: bytes | str) -> JobRecord:
@@ -67,6 +86,15 @@ class JobResult:
     #: peak resident memory in bytes: the larger of the biggest single process (rusage)
     #: and the largest sampled sum over the process tree
     peak_rss: int = 0
+    #: what the place that saw the failure knows of its class: "system" (the job
+    #: could not run: worker lost, node failure, ...), "memory" (killed for
+    #: exceeding its memory), "task" (the command itself is at fault); None: judge
+    #: by the exit code (retry.classify)
+    failure: str | None = None
+    #: the job was killed by --inject-faults
+    injected: bool = False
+    #: which attempt this was (set by the scheduler on the attempt it reports)
+    attempt: int = 1
 
     def to_json(self) -> bytes:
         return json.dumps(asdict(self), separators=(",", ":")).encode()
@@ -80,6 +108,10 @@ def _known(cls: Any, values: dict[str, Any]) -> dict[str, Any]:
     """The fields ``cls`` has: a result written by a newer worker still loads."""
     names = {f.name for f in fields(cls)}
     return {k: v for k, v in values.items() if k in names}
+
+
+#: the environment variable that carries a worker process's secrets (JSON)
+SECRETS_ENV = "RUNNER_CWL_SECRETS"
 
 
 def record_key(job_id: str) -> str:

@@ -44,6 +44,23 @@ def first_leaf(tree: str) -> tuple[str, int]:
     return (f"{where} {text}" if where else text), len(leaves) - 1
 
 
+_RAW_INPUT = re.compile(r"\.?\nRaw input object:\n.*", re.DOTALL)
+_SORRY = re.compile(
+    r"^I'm sorry, I couldn't load this CWL file, try again with --debug for more information\.\n"
+    r"The error was: (?P<error>.*)",
+    re.DOTALL,
+)
+
+
+def fold(message: str) -> str:
+    """cwltool's multi-line messages about an unusable input object, as one line."""
+    message = _RAW_INPUT.sub("", message)  # the whole object again: can be huge
+    sorry = _SORRY.match(message)
+    if sorry:
+        message = "cannot load: " + " ".join(sorry["error"].split())
+    return message
+
+
 class UserFacingFilter(logging.Filter):
     def __init__(self, debug: bool) -> None:
         super().__init__()
@@ -62,6 +79,10 @@ class UserFacingFilter(logging.Filter):
                 leaf, others = first_leaf(message[header.end() :])
                 more = f" (and {others} more; --debug shows all)" if others else ""
                 record.msg, record.args = f"{' '.join(header[1].split())}: {leaf}{more}", None
+            else:
+                folded = fold(message)
+                if folded != message:
+                    record.msg, record.args = folded, None
         # cwltool logs a bare "Unexpected exception" (with a traceback) before the real error
         return record.getMessage() != "Unexpected exception"
 
@@ -89,3 +110,18 @@ def make_handler(debug: bool) -> logging.Handler:
     handler = StderrHandler()
     handler.addFilter(UserFacingFilter(debug))
     return handler
+
+
+class _DropLoggedExceptions(logging.Filter):
+    """cwl_utils logs an expression's exception (with its traceback) and then raises it;
+    cwltool reports the raised error, so the logged copy only doubles it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.exc_info is None
+
+
+def quiet_libraries(debug: bool) -> None:
+    """Without --debug, no traceback from the libraries cwltool calls (cwl_utils)."""
+    logger = logging.getLogger("cwl_utils")
+    if not debug and not any(isinstance(f, _DropLoggedExceptions) for f in logger.filters):
+        logger.addFilter(_DropLoggedExceptions())

@@ -1,17 +1,18 @@
 """What a job used: CPU time and peak memory of its process tree.
 
-- ``wait(proc)`` reaps the job's process with ``os.wait4``, which returns its
-  resource usage: user and system CPU time of the process and of every
-  descendant it waited for, and ``ru_maxrss``, the peak resident set of the
-  largest single process among them.
-  A forked child's ``ru_maxrss`` also counts what it inherited from its parent
-  before exec, so it is used only above that level (``peak_memory``).
-- ``SAMPLER`` reads the kernel's per-process high-water marks (VmHWM, exact
-  since each exec) and sums them over the job's process tree (a pipeline's
-  processes run side by side): the job's own process six times in its first
-  0.7 s, then the whole tree once a second, in one daemon thread and one scan
-  of the process table for all running jobs together. A job that ends within
-  20 ms and stays below what it inherited has no memory figure (0).
+- ``wait(proc)`` runs in the job's thread. Until the process ends it reads the
+  process's peak resident memory (the kernel's VmHWM, exact since its exec) at
+  once, at 1, 2, 4, ... ms, every 50 ms up to 2 s and then every second, waking
+  at once when the process exits (a pidfd): even a job of a few milliseconds
+  gets a figure, and no job's end is noticed later than without sampling.
+  Then it reaps the process with ``os.wait4``, whose rusage gives the CPU
+  time (user and system) of the process and of every descendant it waited
+  for, and ``ru_maxrss``. A forked child's ``ru_maxrss``
+  starts at what it inherited from its parent (the leader) and keeps that
+  through exec, so it is only used above that level (``peak_memory``).
+- ``SAMPLER`` adds the peak over the job's process tree (a pipeline's processes
+  run side by side): once a second one daemon thread scans the process table
+  for all running jobs together and sums the VmHWM of each job's processes.
 
 A container's processes are children of the container engine's daemon, not of
 the job's ``docker run``: for those jobs the numbers are the client's only.
@@ -20,6 +21,7 @@ the job's ``docker run``: for those jobs the numbers are the client's only.
 from __future__ import annotations
 
 import os
+import select
 import subprocess
 import threading
 import time
@@ -28,14 +30,38 @@ from typing import Any
 INTERVAL = 1.0
 
 
-def wait(proc: subprocess.Popen[bytes]) -> tuple[int, Any]:
-    """Reap ``proc``; its exit code (negative: the signal) and its rusage (None if unknown)."""
+def wait(proc: subprocess.Popen[bytes]) -> tuple[int, Any, int]:
+    """Reap ``proc``: its exit code (negative: the signal), its rusage (None if
+    unknown) and the largest VmHWM read from it while it ran (bytes)."""
+    peak = _watch_until_exit(proc.pid)
     try:
         _, status, usage = os.wait4(proc.pid, 0)
     except ChildProcessError:  # reaped elsewhere: no usage to be had
-        return proc.wait(), None
+        return proc.wait(), None, peak
     proc.returncode = os.waitstatus_to_exitcode(status)
-    return proc.returncode, usage
+    return proc.returncode, usage, peak
+
+
+def _watch_until_exit(pid: int) -> int:
+    """Read ``pid``'s VmHWM at once, at 1, 2, 4 ... ms, every 50 ms up to 2 s, then
+    each second, until it exits."""
+    try:
+        fd = os.pidfd_open(pid)
+    except (AttributeError, OSError):  # no pidfds (old kernel): the tree sampler only
+        return 0
+    peak = _hwm(pid)  # at once: a lower bound even for a job of a millisecond
+    try:
+        poller = select.poll()
+        poller.register(fd, select.POLLIN)
+        delay, waited = 1, 0
+        while not poller.poll(delay):
+            waited += delay
+            peak = max(peak, _hwm(pid))
+            # every 50 ms for the first two seconds (short jobs), then every second
+            delay = min(delay * 2, 50) if waited < 2000 else int(INTERVAL * 1000)
+    finally:
+        os.close(fd)
+    return peak
 
 
 def wait_exited(proc: subprocess.Popen[bytes], timeout: float) -> bool:
@@ -92,25 +118,18 @@ def peak_memory(usage: Any, tree_peak: int, inherited: int) -> int:
 
 
 class TreeSampler:
-    """The peak memory of each watched process tree: the sum of its processes' VmHWM.
-
-    Each job's own process is read 0.02 to 0.7 s after it started (six times); then
-    its whole tree once a second, all jobs in one scan of the process table.
-    """
-
-    QUICK = (0.02, 0.05, 0.1, 0.2, 0.4, 0.7)
+    """The peak memory of each watched process tree: the sum of its processes' VmHWM,
+    once a second, all jobs in one scan of the process table."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._wake = threading.Condition(self._lock)
         self._peaks: dict[int, int] = {}
-        self._due: dict[int, tuple[float, int]] = {}  # pid -> (when, how many samples so far)
         self._thread: threading.Thread | None = None
 
     def watch(self, pid: int) -> int:
         with self._lock:
             self._peaks[pid] = 0
-            self._due[pid] = (time.monotonic() + self.QUICK[0], 0)
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(target=self._loop, name="memory-sampler", daemon=True)
                 self._thread.start()
@@ -119,45 +138,37 @@ class TreeSampler:
 
     def forget(self, pid: int) -> int:
         with self._lock:
-            self._due.pop(pid, None)
             return self._peaks.pop(pid, 0)
 
     def _loop(self) -> None:
         while True:
             with self._lock:
-                while not self._due:
+                while not self._peaks:
                     self._wake.wait()
-                now = time.monotonic()
-                first = min(when for when, _ in self._due.values())
-                if first > now:
-                    self._wake.wait(first - now)
-                    continue
-                due = [(pid, n) for pid, (when, n) in self._due.items() if when <= now]
-                for pid, n in due:
-                    delay = self.QUICK[n + 1] - self.QUICK[n] if n + 1 < len(self.QUICK) else INTERVAL
-                    self._due[pid] = (now + delay, n + 1)
+            time.sleep(INTERVAL)
             try:
-                self._sample(
-                    [pid for pid, n in due if n < len(self.QUICK)], [pid for pid, n in due if n >= len(self.QUICK)]
-                )
+                self._sample()
             except Exception:  # pragma: no cover - never let sampling hurt a run
                 continue
 
-    def _sample(self, quick: list[int], trees: list[int]) -> None:
-        found = {pid: _hwm(pid) for pid in quick}
-        if trees:
-            import psutil
+    def _sample(self) -> None:
+        import psutil
 
-            children: dict[int, list[int]] = {}
-            for proc in psutil.process_iter(["ppid"]):
-                children.setdefault(proc.info.get("ppid") or 0, []).append(proc.pid)
-            for root in trees:
-                total, stack = 0, [root]
-                while stack:
-                    pid = stack.pop()
-                    total += _hwm(pid)
-                    stack.extend(children.get(pid, ()))
-                found[root] = total
+        with self._lock:
+            roots = list(self._peaks)
+        if not roots:
+            return
+        children: dict[int, list[int]] = {}
+        for proc in psutil.process_iter(["ppid"]):
+            children.setdefault(proc.info.get("ppid") or 0, []).append(proc.pid)
+        found = {}
+        for root in roots:
+            total, stack = 0, [root]
+            while stack:
+                pid = stack.pop()
+                total += _hwm(pid)
+                stack.extend(children.get(pid, ()))
+            found[root] = total
         with self._lock:
             for pid, value in found.items():
                 if pid in self._peaks and value > self._peaks[pid]:

@@ -100,6 +100,7 @@ def check_inputs(job_order: Any) -> None:
     missing: list[str] = []
 
     def visit(obj: dict[str, Any]) -> None:
+        _check_shape(obj)
         location = obj.get("location")
         # literals ("_:" ids, contents/listing) are not files
         if isinstance(location, str) and location.startswith("file://"):
@@ -119,6 +120,65 @@ def check_inputs(job_order: Any) -> None:
     if missing:
         more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
         raise ValidationException(f"input {'file' if len(missing) == 1 else 'files'} not found: {missing[0]}{more}")
+
+
+def check_job_file(path: str) -> None:
+    """The File and Directory objects of a job file have the field types CWL gives them.
+
+    Run before cwltool reads the file: cwltool walks these objects (sizes, listings)
+    before validating them, and a ``location: {}`` would crash it. A file that does
+    not parse is left to cwltool, which says where.
+    """
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import YAMLError
+
+    try:
+        with open(path, "rb") as handle:
+            document = YAML(typ="safe", pure=True).load(handle)
+    except (OSError, YAMLError, ValueError):
+        return
+    visit_class(document, ("File", "Directory"), _check_tree)
+
+
+def _check_tree(obj: dict[str, Any]) -> None:
+    _check_shape(obj)
+    for key in ("secondaryFiles", "listing"):
+        for child in obj.get(key) or []:
+            _check_tree(child)
+
+
+class CheckedFsAccess(StdFsAccess):
+    """cwltool's file access for reading the input object: a location that is not a
+    string (``location: [1]``) is a validation error, not a crash."""
+
+    def _abs(self, p: str) -> str:
+        if not isinstance(p, str):
+            raise ValidationException(f"a File or Directory location must be a string, not {type(p).__name__}")
+        return super()._abs(p)
+
+
+_STRINGS = ("location", "path", "basename", "contents", "format", "dirname", "nameroot", "nameext", "checksum")
+
+
+def _check_shape(obj: dict[str, Any]) -> None:
+    """A File or Directory object whose fields have the types CWL gives them."""
+    cls = obj.get("class")
+    name = obj.get("location") or obj.get("path") or obj.get("basename") or "(unnamed)"
+    for key in _STRINGS:
+        if key in obj and not isinstance(obj[key], str):
+            raise ValidationException(
+                f"input {cls} {name!s:.80}: {key} must be a string, not {type(obj[key]).__name__}"
+            )
+    for key in ("secondaryFiles", "listing"):
+        value = obj.get(key)
+        if value is None:
+            continue
+        if not isinstance(value, list) or not all(
+            isinstance(v, dict) and v.get("class") in ("File", "Directory") for v in value
+        ):
+            raise ValidationException(f"input {cls} {name!s:.80}: {key} must be a list of File or Directory objects")
+    if "size" in obj and (not isinstance(obj["size"], int) or isinstance(obj["size"], bool)):
+        raise ValidationException(f"input {cls} {name!s:.80}: size must be a whole number")
 
 
 def engine_command(runtime_context: RuntimeContext) -> str | None:

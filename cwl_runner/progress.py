@@ -98,9 +98,7 @@ def summary_line(events: RunEvents, usage: Usage, now: float | None = None) -> s
     if events.reused:
         parts.append(f"{events.reused} reused")
     if usage.max_cores and usage.max_cores != float("inf"):
-        parts.append(
-            f"in use: {usage.cores:g}/{usage.max_cores:g} cores, {_mib(usage.ram)}/{_mib(usage.max_ram)} RAM"
-        )
+        parts.append(f"in use: {usage.cores:g}/{usage.max_cores:g} cores, {_mib(usage.ram)}/{_mib(usage.max_ram)} RAM")
     else:
         parts.append(f"in use: {usage.cores:g} cores, {_mib(usage.ram)} RAM")
     return " | ".join(parts)

@@ -344,7 +344,7 @@ def render_html(doc: dict[str, Any], run: dict[str, Any] | None = None) -> str:
                 f"{_job_label(job)}  job {job.get('id')}  {job.get('status')}\n"
                 f"wall {duration(_wall(job))}, queued {duration(max(queued, 0))}\n"
                 f"CPU {duration(job.get('cpu'))}, peak memory {size(job.get('peak_rss'))}\n"
-                f"exit {job.get('exit_code')}"
+                f"exit {job.get('exit_code')}" + (f", {job['tries']} tries" if (job.get("tries") or 1) > 1 else "")
             )
             classes = "job-bar" + ("" if job.get("status") == "success" else " failed")
             colour = colours.get(job.get("step"), "#888")
@@ -383,6 +383,8 @@ def render_html(doc: dict[str, Any], run: dict[str, Any] | None = None) -> str:
             f"<b>{_e(_job_label(job))}</b> job {_e(job.get('id', '-'))}: {_e(job.get('status'))}"
             + (f", exit code {_e(job.get('exit_code'))}" if job.get("exit_code") is not None else "")
             + (" (time limit exceeded)" if job.get("timed_out") else "")
+            + (f", {_e(job['failure'])} failure" if job.get("failure") else "")
+            + (f", after {_e(job['tries'])} tries" if (job.get("tries") or 1) > 1 else "")
         )
         if job.get("error"):
             out.append(f"<div>error: {_e(job['error'])}</div>")

@@ -22,10 +22,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from typing import Any
 
 from cwltool.job import JobBase
 
+from . import remote
 from .jobstore.base import JobStore
 
 JOURNAL = "done/journal.jsonl"
@@ -57,22 +59,29 @@ def job_key(job: JobBase, command: list[str], image: str | None) -> str:
         (job.builder.tmpdir, "$TMPDIR"),
         (job.builder.stagedir or "", "$STAGEDIR"),
     ]
-    places = sorted((p for p in places if p[0] and len(p[0]) > 1), key=lambda p: -len(p[0]))
+    # where cwltool staged each input (stg<random> folders) is named by the input instead
+    for location, entry in job.pathmapper.items():
+        if entry.target and not str(entry.type).startswith("Create"):
+            places.append((entry.target, f"$INPUT<{location}>"))
+    names = dict(sorted(((p, n) for p, n in places if p and len(p) > 1), key=lambda p: len(p[0])))
+    pattern = re.compile("|".join(re.escape(p) for p in sorted(names, key=len, reverse=True))) if names else None
 
     def normal(value: Any) -> Any:
         if isinstance(value, str):
-            for path, name in places:
-                value = value.replace(path, name)
-            return value
+            return pattern.sub(lambda m: names[m.group(0)], value) if pattern is not None else value
         if isinstance(value, dict):
             return {k: normal(v) for k, v in value.items()}
         if isinstance(value, (list, tuple)):
             return [normal(v) for v in value]
         return value
 
-    files = []
+    files: list[list[Any]] = []
     for location, entry in job.pathmapper.items():
-        if entry.type == "File" and os.path.exists(entry.resolved):
+        if remote.is_remote(location):
+            # s3:// and http(s):// inputs are known by their URL (a job store's files are
+            # never rewritten; a local copy's mtime says when it was fetched, not made)
+            files.append([location])
+        elif entry.type == "File" and os.path.exists(entry.resolved):
             stat = os.stat(entry.resolved)
             files.append([location, stat.st_size, stat.st_mtime_ns])
         elif entry.type == "Directory" and os.path.exists(entry.resolved):
@@ -84,7 +93,7 @@ def job_key(job: JobBase, command: list[str], image: str | None) -> str:
         "name": job.name,
         "command": normal(command),
         "env": normal(dict(job.environment)),
-        "streams": [job.stdin, job.stdout, job.stderr],
+        "streams": normal([job.stdin, job.stdout, job.stderr]),
         "image": image,
         "files": sorted(files, key=lambda f: str(f[0])),
         "generated": normal(job.generatefiles.get("listing")),

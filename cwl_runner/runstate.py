@@ -3,7 +3,12 @@
 - ``leader.lock``: held (flock) by the one leader of the store while it runs; the
   kernel drops it when that process dies, however it dies, so a dead leader never
   blocks a restart. Its content names the holder for the message a second leader
-  gets.
+  gets, and the next leader says whom it took over from.
+- ``leader.lease`` (for stores whose leaders may be on different hosts, e.g. S3):
+  :class:`StoreLease`, an object naming its owner and an expiry that the leader
+  pushes forward while it runs; a lease past its expiry belongs to a dead leader
+  and is taken over. ``Leadership(store, lease=StoreLease(store))`` uses it; by
+  default every store is flocked (a remote one in its local scratch, one host).
 - ``run.json``: what is being run, and the job counts; rewritten (write-then-rename)
   at start, at most once a second while jobs end, and at the end.
 - ``done/journal.jsonl`` (``done/KEY.json`` on S3): the outputs of every job that
@@ -18,11 +23,14 @@ job generation while the first job's completion waits for that thread (cwltool's
 
 from __future__ import annotations
 
+import abc
 import fcntl
 import json
+import logging
 import os
 import socket
 import time
+import uuid
 from dataclasses import asdict, dataclass, field
 from typing import IO, Any
 
@@ -31,6 +39,8 @@ from .jobstore import JobStore
 
 RUN_KEY = "run.json"
 LOCK_KEY = "leader.lock"
+LEASE_KEY = "leader.lease"
+_logger = logging.getLogger("cwltool")
 
 
 @dataclass
@@ -45,6 +55,10 @@ class RunRecord:
     updated: float = 0.0
     counts: dict[str, int] = field(default_factory=dict)
     failures: list[dict[str, Any]] = field(default_factory=list)
+    #: retried attempts by failure class (retry.py), and --inject-faults kills
+    retries: dict[str, int] = field(default_factory=dict)
+    faults_injected: int = 0
+    succeeded_after_retry: int = 0
 
 
 def read_run(store: JobStore) -> RunRecord | None:
@@ -56,15 +70,137 @@ def read_run(store: JobStore) -> RunRecord | None:
         raise JobStoreError(f"{store.locator}: {RUN_KEY} is unreadable ({err})") from err
 
 
-class Leadership:
-    """The leader's hold on a job store, for as long as the run lasts."""
+def _holder_text() -> str:
+    return f"runner-cwl pid {os.getpid()} on {socket.gethostname()} since {time.strftime('%Y-%m-%d %H:%M:%S')}"
 
-    def __init__(self, store: JobStore) -> None:
+
+def _in_use(store: JobStore, holder: str) -> ConfigurationError:
+    return ConfigurationError(
+        f"job store {store.locator} is in use by {holder}; "
+        f"wait for it, or stop it with: runner-cwl kill {store.locator}"
+    )
+
+
+class Lease(abc.ABC):
+    """Leadership of a store that has no flock: held while renewed, lost when it expires.
+
+    The leader calls :meth:`acquire` once, :meth:`renew` often (it acts at most
+    every ``ttl / 3`` seconds) and :meth:`release` at the end. A leader that dies
+    stops renewing; once the expiry has passed, the next leader takes over.
+    """
+
+    ttl: float
+
+    @abc.abstractmethod
+    def acquire(self) -> str | None:
+        """Become the holder, or raise ConfigurationError naming the live holder.
+        Returns who held it before (an expired lease), if anyone."""
+
+    @abc.abstractmethod
+    def renew(self) -> None:
+        """Push the expiry forward; raise JobStoreError if another leader took over."""
+
+    @abc.abstractmethod
+    def release(self) -> None:
+        """Give the lease up (only if still ours)."""
+
+    @abc.abstractmethod
+    def holder(self) -> str | None:
+        """Who holds an unexpired lease now (None when nobody does)."""
+
+
+class StoreLease(Lease):
+    """A :class:`Lease` kept in the job store itself, through the JobStore interface only.
+
+    ``leader.lease`` holds ``{"owner", "holder", "expires"}``. To take the lease a
+    leader writes its own, waits ``settle`` seconds and reads it back: of two
+    leaders that raced, only the last writer finds its own record and goes on. A
+    store with a compare-and-swap put (S3 ``If-None-Match``/``If-Match``) makes
+    this exact by offering ``replace_if(key, data, expected) -> bool``, which
+    :meth:`acquire` then uses instead of the settle-and-check.
+    """
+
+    def __init__(self, store: JobStore, ttl: float = 60.0, settle: float = 1.0) -> None:
         self.store = store
+        self.ttl = ttl
+        self.settle = settle
+        self.owner = uuid.uuid4().hex
+        self._renewed = 0.0
+
+    def _read(self) -> dict[str, Any] | None:
+        try:
+            data: dict[str, Any] = json.loads(self.store.get(LEASE_KEY))
+            return data
+        except (KeyError, ValueError):
+            return None
+
+    def _record(self) -> bytes:
+        return json.dumps({"owner": self.owner, "holder": _holder_text(), "expires": time.time() + self.ttl}).encode()
+
+    def holder(self) -> str | None:
+        current = self._read()
+        if current is None or current.get("expires", 0) <= time.time():
+            return None
+        return str(current.get("holder") or "a runner-cwl leader")
+
+    def acquire(self) -> str | None:
+        current = self._read()
+        if current is not None and current.get("expires", 0) > time.time() and current.get("owner") != self.owner:
+            raise _in_use(self.store, str(current.get("holder")))
+        data = self._record()
+        swap = getattr(self.store, "replace_if", None)
+        if swap is not None:
+            expected = json.dumps(current).encode() if current is not None else None
+            if not swap(LEASE_KEY, data, expected):
+                raise _in_use(self.store, self.holder() or "another runner-cwl")
+        else:
+            self.store.put(LEASE_KEY, data)
+            time.sleep(self.settle)
+            mine = self._read()
+            if mine is None or mine.get("owner") != self.owner:
+                raise _in_use(self.store, (mine or {}).get("holder") or "another runner-cwl")
+        self._renewed = time.monotonic()
+        return str(current.get("holder")) if current is not None else None
+
+    def renew(self) -> None:
+        if time.monotonic() - self._renewed < self.ttl / 3:
+            return
+        current = self._read()
+        if current is None or current.get("owner") != self.owner:
+            raise JobStoreError(
+                f"job store {self.store.locator}: another leader took over "
+                f"({(current or {}).get('holder', 'lease gone')}); stopping"
+            )
+        self.store.put(LEASE_KEY, self._record())
+        self._renewed = time.monotonic()
+
+    def release(self) -> None:
+        current = self._read()
+        if current is not None and current.get("owner") == self.owner:
+            self.store.delete(LEASE_KEY)
+
+
+class Leadership:
+    """The leader's hold on a job store, for as long as the run lasts: a flock on the
+    store's ``leader.lock`` (for a remote store, in its local scratch: one host), or,
+    when given one, a :class:`Lease` (leaders on different hosts)."""
+
+    def __init__(self, store: JobStore, lease: Lease | None = None) -> None:
+        self.store = store
+        self.lease = lease
         self._handle: IO[str] | None = None
         self.last_write = 0.0
+        self._warned = False
 
     def acquire(self) -> None:
+        if self.lease is not None:
+            previous: str | None = self.lease.acquire()
+        else:
+            previous = self._flock()
+        if previous:
+            _logger.info("job store %s: its previous leader (%s) is gone; taking over", self.store.locator, previous)
+
+    def _flock(self) -> str | None:
         path = self.store.local_path(LOCK_KEY)
         handle = open(path, "a+")
         try:
@@ -73,20 +209,27 @@ class Leadership:
             handle.seek(0)
             holder = handle.read().strip() or "another runner-cwl"
             handle.close()
-            raise ConfigurationError(
-                f"job store {self.store.locator} is in use by {holder}; "
-                f"wait for it, or stop it with: runner-cwl kill {self.store.locator}"
-            ) from None
+            raise _in_use(self.store, holder) from None
+        handle.seek(0)
+        previous = handle.read().strip()  # a leader that died holding it
         handle.seek(0)
         handle.truncate()
-        handle.write(
-            f"runner-cwl pid {os.getpid()} on {socket.gethostname()} since {time.strftime('%Y-%m-%d %H:%M:%S')}"
-        )
+        handle.write(_holder_text())
         handle.flush()
         self._handle = handle
+        return previous or None
+
+    def keep(self) -> None:
+        """Called often by the leader: keeps a lease from expiring."""
+        if self.lease is not None:
+            self.lease.renew()
 
     def release(self) -> None:
+        if self.lease is not None:
+            self.lease.release()
         if self._handle is not None:
+            self._handle.seek(0)
+            self._handle.truncate()  # a clean end leaves no holder to take over from
             self._handle.close()  # closing drops the flock
             self._handle = None
 
@@ -97,7 +240,15 @@ class Leadership:
             return False
         self.last_write = now
         record.updated = now
-        self.store.put(RUN_KEY, json.dumps(asdict(record), indent=1).encode())
+        try:
+            self.store.put(RUN_KEY, json.dumps(asdict(record), indent=1).encode())
+        except JobStoreError as err:
+            if force:
+                raise
+            if not self._warned:  # a progress report: the run goes on without it
+                _logger.warning("%s (run.json keeps its last state)", err)
+                self._warned = True
+            return False
         return True
 
 

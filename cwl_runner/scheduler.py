@@ -3,7 +3,10 @@
 Jobs arrive in the order their inputs become ready. A job starts as soon as
 its cores, RAM and GPUs fit in what is free; otherwise it waits in a FIFO
 queue. Every event (submit, completion) costs O(1) amortised: the queue is only
-scanned while resources remain free. Completion callbacks run on the thread
+scanned while resources remain free. An ended attempt that
+:mod:`~cwl_runner.retry` says to run again goes back into the queue (after its
+backoff, from a heap of delayed retries) and its callback waits for the last
+attempt. Completion callbacks run on the thread
 that calls :meth:`Scheduler.wait` (the leader's main loop), so workflow state
 is only ever touched by one thread.
 """
@@ -11,7 +14,10 @@ is only ever touched by one thread.
 from __future__ import annotations
 
 import collections
+import heapq
+import itertools
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -19,6 +25,7 @@ from .backends.base import Backend
 from .errors import ResourceError
 from .job import JobRecord, JobResult, record_key
 from .jobstore import JobStore
+from .retry import FaultInjector, RetryPolicy
 
 _logger = logging.getLogger("runner-cwl")
 
@@ -42,8 +49,12 @@ class Scheduler:
         limits: Limits,
         jobstore: JobStore | None = None,
         store_records: bool = False,
+        retry: RetryPolicy | None = None,
+        faults: FaultInjector | None = None,
     ) -> None:
         self.backend = backend
+        self.retry = retry or RetryPolicy(max_system_retries=0)
+        self.faults = faults
         self.limits = limits
         self.jobstore = jobstore
         self.store_records = store_records
@@ -52,6 +63,10 @@ class Scheduler:
         self.free_gpus = limits.gpus
         self._queue: collections.deque[tuple[JobRecord, Callback]] = collections.deque()
         self._running: dict[str, tuple[JobRecord, Callback]] = {}
+        #: retries waiting for their backoff: (due, sequence, record, callback)
+        self._delayed: list[tuple[float, int, JobRecord, Callback]] = []
+        self._cancelled = False
+        self._sequence = itertools.count()
         self.started = 0
         self.finished = 0
         #: called with each record as it starts (the run's event log)
@@ -103,6 +118,8 @@ class Scheduler:
             self.free_gpus -= record.gpus
             self._running[record.id] = (record, callback)
             self.started += 1
+            if self.faults is not None:
+                self.faults.plan(record)
             if self.store_records and self.jobstore is not None:
                 self.jobstore.put(record_key(record.id), record.to_json())
             self.backend.submit(record)
@@ -112,14 +129,18 @@ class Scheduler:
             queue.rotate(skipped)  # restore arrival order
 
     def busy(self) -> bool:
-        return bool(self._running or self._queue)
+        return bool(self._running or self._queue or self._delayed)
 
     def running(self) -> list[JobRecord]:
         return [record for record, _ in self._running.values()]
 
     def wait(self, timeout: float | None = None) -> int:
         """Handle ended jobs (waiting up to ``timeout``); return how many ended."""
+        if self._delayed:
+            until_due = max(0.0, self._delayed[0][0] - time.monotonic())
+            timeout = until_due if timeout is None else min(timeout, until_due)
         results = self.backend.poll(timeout)
+        retried = False
         for result in results:
             entry = self._running.pop(result.id, None)
             if entry is None:
@@ -128,14 +149,40 @@ class Scheduler:
             self.free_cores += record.cores
             self.free_ram += record.ram
             self.free_gpus += record.gpus
+            if self.faults is not None:
+                self.faults.observe(result)
+            decision = self.retry.decide(record, result)
+            if decision.retry and not self._cancelled:
+                retry = self.retry.next_attempt(record, decision)
+                logging.getLogger("cwltool").warning(
+                    "[job %s] %s failure (attempt %d): retrying (%s)",
+                    record.name,
+                    decision.kind,
+                    record.attempt,
+                    decision.reason,
+                )
+                heapq.heappush(
+                    self._delayed, (time.monotonic() + decision.delay, next(self._sequence), retry, callback)
+                )
+                retried = True
+                continue
+            result.failure = decision.kind
+            result.attempt = record.attempt
             self.finished += 1
             callback(result)
-        if results:
+        now = time.monotonic()
+        while self._delayed and self._delayed[0][0] <= now:
+            _, _, record, callback = heapq.heappop(self._delayed)
+            self._queue.append((record, callback))
+            retried = True
+        if results or retried:
             self._start_ready()
         return len(results)
 
     def cancel_all(self) -> None:
         """Drop queued jobs and stop running ones (their results still arrive)."""
+        self._cancelled = True
         self._queue.clear()
+        self._delayed.clear()
         for job_id in list(self._running):
             self.backend.kill(job_id)

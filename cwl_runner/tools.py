@@ -28,6 +28,7 @@ from cwltool.job import JobBase, needs_shell_quoting_re, neverquote, relink_init
 from cwltool.utils import bytes2str_in_dicts
 
 from . import provenance
+from .confine import Confinement
 from .job import JobRecord, JobResult
 from .reuse import job_key
 from .staging import to_store_urls
@@ -126,9 +127,12 @@ class ScheduledJob(JobBase):
             stdin_path = rmap[1]
         stdout_path = self._log_path(self.stdout)
         stderr_path = self._log_path(self.stderr)
+        secrets: dict[str, str] = {}
         if runtimeContext.secret_store is not None:
-            commands = runtimeContext.secret_store.retrieve(commands)  # type: ignore[assignment,arg-type]
-            env = runtimeContext.secret_store.retrieve(env)  # type: ignore[assignment,arg-type]
+            # the record keeps the placeholders (it may be written to the job store);
+            # the worker puts the values in just before it starts the command
+            used = [*commands, *env.values()]
+            secrets = {p: v for p, v in runtimeContext.secret_store.secrets.items() if any(p in x for x in used)}
         cores, ram, gpus = self._resources()
         cidfile = next((a.split("=", 1)[1] for a in runtime if a.startswith("--cidfile=")), None)
         self.record = JobRecord(
@@ -148,6 +152,10 @@ class ScheduledJob(JobBase):
             container_engine=runtime[0] if cidfile else None,
             outdir=self.outdir,
             tmpdir=self.tmpdir,
+            success_codes=list(self.successCodes),
+            temporary_fail_codes=list(self.temporaryFailCodes),
+            permanent_fail_codes=list(self.permanentFailCodes),
+            secrets=secrets,
         )
         self.record.log = executor.log_path(self.record, self)
         self.record.upload = executor.stager.output_url(self.record.id)
@@ -197,7 +205,11 @@ class ScheduledJob(JobBase):
                 )
             assert self.record is not None
             runtimeContext.log_dir_handler(self.outdir, self.base_path_logs, self.record.stdout, self.record.stderr)
-            outputs = bytes2str_in_dicts(self.collect_outputs(self.outdir, rcode))  # type: ignore[arg-type,assignment]
+            collected = bytes2str_in_dicts(self.collect_outputs(self.outdir, rcode))  # type: ignore[arg-type]
+            Confinement(
+                self.outdir, [(e.resolved, e.type) for _, e in self.pathmapper.items() if e.type in _PATH_TYPES]
+            ).check(collected)
+            outputs = collected  # type: ignore[assignment]
             if self.record.upload:
                 to_store_urls(outputs, self.outdir, self.record.upload)
         except WorkflowException as err:
@@ -205,6 +217,9 @@ class ScheduledJob(JobBase):
             status = "permanentFail"
         except OSError as err:
             _logger.error("[job %s] %s", self.name, err, exc_info=runtimeContext.debug)
+            status = "permanentFail"
+        except RecursionError:
+            _logger.error("[job %s] collecting its outputs found a loop of symbolic links", self.name)
             status = "permanentFail"
         provenance.job_ended(self, runtimeContext, outputs, result.ended or None)
         if status != "success":
@@ -225,6 +240,9 @@ class ScheduledJob(JobBase):
             executor.discard(self.tmpdir)
         return status
 
+
+#: pathmapper entries that are paths on this machine (not literals to create)
+_PATH_TYPES = ("File", "Directory", "WritableFile", "WritableDirectory")
 
 _SCHEDULED: dict[type[JobBase], type[JobBase]] = {}
 

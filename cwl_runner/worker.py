@@ -5,6 +5,7 @@ job store (what the Slurm backend submits).
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shlex
@@ -17,8 +18,11 @@ from collections.abc import Callable
 from typing import Any
 
 from . import measure
-from .job import JobRecord, JobResult, record_key, result_key
+from .job import SECRETS_ENV, JobRecord, JobResult, record_key, result_key
 from .jobstore.base import JobStore
+
+#: errno values of a failed start that say the machine, not the job, is short of something
+_SYSTEM_ERRNOS = {errno.EAGAIN, errno.ENOMEM, errno.EMFILE, errno.ENFILE, errno.ENOSPC, errno.EIO}
 
 
 def execute(
@@ -39,6 +43,16 @@ def execute(
     """
     started = time.time()
     files: list[Any] = []
+    argv, env = _reveal(record)
+    cgroup = None
+    if record.enforce_memory:
+        from .memlimit import MemoryCgroup
+
+        try:
+            cgroup = MemoryCgroup(record.id, record.ram)
+        except OSError as err:
+            return JobResult(record.id, 1, started, time.time(), error=f"memory cgroup: {err}", failure="system")
+        argv = cgroup.wrap(argv)
     # the job's log stays open (appending) from its header to its footer: one open
     # per job instead of three (creating files is what costs here)
     log_file: Any = None
@@ -53,6 +67,12 @@ def execute(
         log: Any = sys.stderr.fileno()
         if log_file is not None and not (record.stdout and record.stderr):
             log = log_file
+            if record.attempt > 1:
+                try:
+                    log_file.write(f"--- runner-cwl: attempt {record.attempt} ---\n".encode())
+                    log_file.flush()
+                except OSError:  # a full disk: the job says so itself
+                    pass
         stdout: Any = log
         if record.stdout:
             stdout = open(record.stdout, "wb")
@@ -63,16 +83,16 @@ def execute(
             files.append(stderr)
         inherited = measure.own_rss()
         group: dict[str, Any] = (
-            {"start_new_session": True, "preexec_fn": _die_with_parent}
+            {"start_new_session": True, "preexec_fn": die_with_parent}
             if process_group is None
             else {"process_group": process_group}
         )
         proc = subprocess.Popen(
-            record.argv,
+            argv,
             stdin=stdin,
             stdout=stdout,
             stderr=stderr,
-            env=record.env,
+            env=env,
             cwd=record.cwd,
             close_fds=True,
             **group,
@@ -80,8 +100,14 @@ def execute(
     except OSError as err:
         for handle in files:
             handle.close()
+        if cgroup is not None:
+            cgroup.remove()
         what = err.strerror or str(err)
-        result = JobResult(record.id, 127, started, time.time(), error=f"{record.argv[0]}: {what}")
+        full = _disk_full(record)
+        failure = "system" if full or err.errno in _SYSTEM_ERRNOS else "task"
+        result = JobResult(
+            record.id, 127, started, time.time(), error=full or f"{record.argv[0]}: {what}", failure=failure
+        )
         _log_footer(log_file, result, f"could not start: {result.error}")
         return result
     for handle in files:
@@ -90,30 +116,61 @@ def execute(
     if on_start is not None:
         on_start(proc)
     timed_out = threading.Event()
-    timer = None
-    if record.timelimit:
+    injected = threading.Event()
+    limit = float(record.timelimit) if record.timelimit else None
+    timers: list[threading.Timer] = []
+    if limit is not None:
 
         def time_is_up() -> None:
-            timed_out.set()
-            terminate(proc, record)
+            if not injected.is_set():
+                timed_out.set()
+                terminate(proc, record)
 
-        timer = threading.Timer(record.timelimit, time_is_up)
+        timers.append(threading.Timer(max(0.0, started + limit - time.time()), time_is_up))
+    if record.fault_after is not None and (limit is None or record.fault_after < limit):
+
+        def inject() -> None:  # --inject-faults: this job dies now
+            if not timed_out.is_set():
+                injected.set()
+                terminate(proc, record, signals=(signal.SIGKILL,))
+
+        timers.append(threading.Timer(record.fault_after, inject))
+    for timer in timers:
         timer.daemon = True
         timer.start()
     try:
-        code, usage = measure.wait(proc)
+        code, usage, root_peak = measure.wait(proc)
     finally:
-        if timer is not None:
+        for timer in timers:
             timer.cancel()
         tree_peak = measure.SAMPLER.forget(sampler)
-    result = JobResult(record.id, code, started, time.time(), timed_out=timed_out.is_set())
-    if record.upload and not result.timed_out:
-        result.error = upload_outputs(record)
+    kind = None
+    error = None
+    if cgroup is not None:
+        if code != 0 and not injected.is_set() and cgroup.oom_killed():
+            kind = "memory"
+        cgroup.remove()
+    if code != 0 and kind is None and not injected.is_set():
+        error = _disk_full(record)
+        kind = "system" if error else None
+    if record.upload and not timed_out.is_set() and not injected.is_set() and error is None:
+        error = upload_outputs(record)
+        kind = "system" if error else kind  # the job ran; its outputs did not reach the store
+    result = JobResult(
+        record.id,
+        code,
+        started,
+        time.time(),
+        timed_out=timed_out.is_set(),
+        failure=kind,
+        injected=injected.is_set(),
+        error=error,
+    )
     if usage is not None:
         result.cpu_user = round(usage.ru_utime, 3)
         result.cpu_system = round(usage.ru_stime, 3)
-    result.peak_rss = measure.peak_memory(usage, tree_peak, inherited)
-    reason = exit_reason(result, record.timelimit)
+    result.peak_rss = measure.peak_memory(usage, max(root_peak, tree_peak), inherited)
+    reason = "killed by --inject-faults" if result.injected else exit_reason(result, record.timelimit)
     _log_footer(log_file, result, f"{reason}; {result.error}" if result.error else reason)
     return result
 
@@ -172,6 +229,34 @@ def upload_outputs(record: JobRecord) -> str | None:
     return None
 
 
+def _disk_full(record: JobRecord) -> str | None:
+    """Why a failed job failed, when its directory's disk is full (the tool's own
+    message may not have reached its log: that is on the same disk)."""
+    for path in dict.fromkeys(p for p in (record.outdir, record.tmpdir, record.cwd) if p):
+        try:
+            stat = os.statvfs(path)
+        except OSError:
+            continue
+        if stat.f_bavail * stat.f_frsize < 1 << 20:  # under 1 MiB left
+            return f"no space left on the disk of {path} ({stat.f_bavail * stat.f_frsize // 1024} KiB free)"
+    return None
+
+
+def _reveal(record: JobRecord) -> tuple[list[str], dict[str, str]]:
+    """The command line and environment with the secrets' placeholders replaced."""
+    secrets = record.secrets
+    if not secrets:
+        return record.argv, record.env
+
+    def reveal(value: str) -> str:
+        for placeholder, secret in secrets.items():
+            if placeholder in value:
+                value = value.replace(placeholder, secret)
+        return value
+
+    return [reveal(a) for a in record.argv], {k: reveal(v) for k, v in record.env.items()}
+
+
 def _load_prctl() -> Callable[..., int] | None:
     if not sys.platform.startswith("linux"):
         return None
@@ -187,7 +272,7 @@ _prctl = _load_prctl()
 _PR_SET_PDEATHSIG = 1
 
 
-def _die_with_parent() -> None:
+def die_with_parent() -> None:
     """In the child, before exec: be killed when the process that started us dies.
 
     A leader (or worker) that dies, even by SIGKILL, takes its running jobs with it,
@@ -226,7 +311,12 @@ def _signal(proc: subprocess.Popen[bytes], sig: int, tree: list[Any]) -> bool:
     return alive
 
 
-def terminate(proc: subprocess.Popen[bytes], record: JobRecord, grace: float = 5.0) -> None:
+def terminate(
+    proc: subprocess.Popen[bytes],
+    record: JobRecord,
+    grace: float = 5.0,
+    signals: tuple[signal.Signals, ...] = (signal.SIGTERM, signal.SIGKILL),
+) -> None:
     """Stop a job: its container (if any), then its process group (or tree).
 
     It does not reap the process: the thread that runs the job does (and takes
@@ -247,7 +337,7 @@ def terminate(proc: subprocess.Popen[bytes], record: JobRecord, grace: float = 5
         except (OSError, subprocess.TimeoutExpired):
             pass
     tree: list[Any] = []
-    for sig in (signal.SIGTERM, signal.SIGKILL):
+    for sig in signals:
         if not _signal(proc, sig, tree):
             return
         if measure.wait_exited(proc, grace):
@@ -281,6 +371,9 @@ def run_stored(store: JobStore, job_id: str) -> int:
     except KeyError:
         print(f"runner-cwl worker: no job {job_id} in {store.locator}", file=sys.stderr)
         return 1
+    secrets = os.environ.get(SECRETS_ENV)
+    if secrets:
+        record.secrets = json.loads(secrets)
     result = execute(record)
     store.put(result_key(record.id), result.to_json())
     return 0

@@ -20,7 +20,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from conftest import DATA, ROOT, needs_docker, runner_cwl
+from conftest import DATA, ROOT, needs_docker, run_s3, runner_cwl
 
 BIN = os.path.dirname(sys.executable)
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
@@ -168,30 +168,23 @@ def test_restart_records_reused_jobs_as_cwltool_records_run_ones(tmp_path):
         "--outdir", str(tmp_path / "again"), *args,
     )  # fmt: skip
     assert restart.returncode == 0, restart.stderr
-    assert restart.stderr.count("finished in an earlier attempt") == 2  # the two echo jobs
+    # every tool job: the two echoes, and the cat of a staged file
+    assert restart.stderr.count("finished in an earlier attempt") == 3
     _, theirs = both(tmp_path, *args)
     check_bag(tmp_path / "restarted")
     same_research_object(tmp_path / "restarted", theirs)
 
 
-def test_s3_jobstore_and_outdir_provenance_is_cwltools(tmp_path):
+def test_s3_jobstore_and_outdir_provenance_is_cwltools(s3, tmp_path):
     """Outputs that live in S3 (job store and --outdir), jobs in worker processes: the
     research object still holds every file, by content, as cwltool's does."""
     import uuid
 
-    sys.path.insert(0, str(ROOT / "scripts"))
-    from s3server import S3Server
-
     args = [str(ROOT / "examples/wc.cwl"), str(ROOT / "examples/wc-inputs.yml")]
-    server = S3Server(log=str(tmp_path / "s3server.log"))
-    try:
-        server.make_bucket("runs")
-        run = runner_cwl(
-            "--worker-process", "--jobstore", f"s3://runs/{uuid.uuid4().hex}", "--provenance", str(tmp_path / "s3ro"),
-            "--outdir", f"s3://runs/out-{uuid.uuid4().hex}", *args, env=server.env,
-        )  # fmt: skip
-    finally:
-        server.stop()
+    run = run_s3(
+        s3, "--worker-process", "--jobstore", f"s3://runs/{uuid.uuid4().hex}", "--provenance", str(tmp_path / "s3ro"),
+        "--outdir", f"s3://runs/out-{uuid.uuid4().hex}", *args,
+    )  # fmt: skip
     assert run.returncode == 0, run.stderr
     _, theirs = both(tmp_path, *args)
     check_bag(tmp_path / "s3ro")

@@ -130,8 +130,8 @@ def test_lanes_never_overlap():
     jobs = [{"started": 100 + s, "ended": 100 + e} for s, e in [(0, 5), (1, 2), (2, 3), (2.5, 4), (5, 6), (9, 10)]]
     placed, count = lanes(jobs)
     assert count == 3
-    for (a, lane_a) in placed:
-        for (b, lane_b) in placed:
+    for a, lane_a in placed:
+        for b, lane_b in placed:
             if a is not b and lane_a == lane_b:
                 assert a["ended"] <= b["started"] or b["ended"] <= a["started"]
 
@@ -178,9 +178,7 @@ def test_report_of_a_scatter_run(run_cwl, tmp_path):
     doc = json.loads((store / EVENTS_KEY).read_text())
     assert doc["status"] == "success" and doc["ended"] >= doc["started"]
     jobs = doc["jobs"]
-    assert sorted((j["step"], j["scatter_index"]) for j in jobs) == [("gather", None)] + [
-        ("work", i) for i in range(5)
-    ]
+    assert sorted((j["step"], j["scatter_index"]) for j in jobs) == [("gather", None)] + [("work", i) for i in range(5)]
     for job in jobs:
         assert job["status"] == "success" and job["exit_code"] == 0
         assert job["submitted"] <= job["started"] < job["ended"]
@@ -273,7 +271,16 @@ def _tmux_run(tmp_path: Path, command: str, name: str) -> str:
     )  # fmt: skip
     try:
         deadline = time.monotonic() + 180
+        midrun = False
         while not done.exists() and time.monotonic() < deadline:
+            if not midrun:  # one picture while jobs run, for people to look at
+                shown = subprocess.run(
+                    ["tmux", "capture-pane", "-p", "-e", "-t", session], capture_output=True, text=True
+                ).stdout
+                if re.search(r"\d+ running", shown) and not re.search(r" 0 running", shown):
+                    midrun = True
+                    artifact(f"{name}-midrun.ansi").write_text(shown)
+                    _terminal_picture(shown, f"{name}-midrun")
             time.sleep(0.2)
         assert done.exists(), "the run did not end in 180 s"
         screen = subprocess.run(
@@ -284,10 +291,26 @@ def _tmux_run(tmp_path: Path, command: str, name: str) -> str:
         ).stdout
         artifact(f"{name}.txt").write_text(screen)
         artifact(f"{name}.ansi").write_text(coloured)
+        _terminal_picture(coloured, name)
         assert done.read_text().strip() == "0", screen[-3000:]
         return screen
     finally:
         subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
+
+
+def _terminal_picture(ansi: str, name: str) -> None:
+    """The captured screen's last 40 lines as a picture (rich's SVG, and a PNG when Chromium is here)."""
+    from rich.console import Console
+    from rich.text import Text
+
+    with open(os.devnull, "w") as sink:
+        console = Console(record=True, width=120, file=sink, force_terminal=True)
+        console.print(Text.from_ansi("\n".join(ansi.rstrip().splitlines()[-40:])))
+    svg = artifact(f"{name}.svg")
+    console.save_svg(str(svg), title=f"runner-cwl: {name}")
+    if CHROMIUM is not None:
+        png = artifact(f"{name}.png")
+        chromium("--window-size=1400,1000", "--hide-scrollbars", f"--screenshot={png}", svg.as_uri())
 
 
 @needs_tmux
@@ -302,7 +325,7 @@ def test_live_display_in_a_terminal(tmp_path):
     # the display is redrawn in place: one copy of it, below every log line, whatever was logged meanwhile
     assert sum("elapsed " in line for line in lines) == 1, screen
     end = max(i for i, line in enumerate(lines) if "Final process status is success" in line)
-    table = lines[: end]
+    table = lines[:end]
     header = max(i for i, line in enumerate(table) if re.match(r"^step\s+done\s+queued\s+running\s+failed", line))
     work, gather, summary = table[header + 1 : header + 4]
     assert re.match(r"^work\s+━+\s+5/5\s+0\s+0\s+0$", work), work
@@ -320,3 +343,30 @@ def test_no_live_display_when_quiet(tmp_path):
         tmp_path, f"{runner} --quiet --outdir {tmp_path}/out {DATA / 'scatter-gather.cwl'} --seconds 0.1", "quiet"
     )
     assert "elapsed" not in screen and "step " not in screen
+
+
+def test_restart_keeps_the_earlier_attempts_jobs(run_cwl, tmp_path):
+    store = tmp_path / "store"
+    args = ["--quiet", "--jobstore", str(store), "--outdir", str(tmp_path / "out"), str(DATA / "partial-failure.cwl")]
+    assert run_cwl(*args).returncode == 1
+    again = run_cwl("--restart", "--report", str(tmp_path / "r.html"), *args)
+    assert again.returncode == 1
+    doc = json.loads((store / EVENTS_KEY).read_text())
+    assert doc["attempt"] == 2 and doc["reused"] == 2
+    assert sorted((j["attempt"], j["step"]) for j in doc["jobs"]) == [
+        (1, "after_good"), (1, "bad"), (1, "slow_good"), (2, "bad"),
+    ]  # fmt: skip
+    assert (tmp_path / "r.html").read_text().count('class="job-bar') == 4
+
+
+def test_a_retried_job_is_one_entry_with_its_tries(run_cwl, tmp_path):
+    store = tmp_path / "store"
+    result = run_cwl(
+        "--quiet", "--retry-count", "2", "--keep-jobstore", "--jobstore", str(store), "--outdir", str(tmp_path / "o"),
+        str(DATA / "flaky.cwl"), "--mode", "exit1", "--state", str(tmp_path / "count"),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    (job,) = json.loads((store / EVENTS_KEY).read_text())["jobs"]
+    assert job["status"] == "success" and job["tries"] == 2 and job["exit_code"] == 0
+    log = Path(job["log"]).read_text()
+    assert "attempt 1 fails: exit1" in log and log.rstrip().splitlines()[-1].startswith("# ended after")

@@ -34,7 +34,7 @@ def _start(store: Path, tmp_path: Path, seconds: str = "60") -> subprocess.Popen
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         run = store / "run.json"
-        if run.exists() and any("time.sleep" in " ".join(p.cmdline()) for p in psutil.Process(proc.pid).children(True)):
+        if run.exists() and _job_processes(proc):
             return proc
         time.sleep(0.1)
     proc.kill()
@@ -42,7 +42,13 @@ def _start(store: Path, tmp_path: Path, seconds: str = "60") -> subprocess.Popen
 
 
 def _job_processes(proc: subprocess.Popen[str]) -> list[psutil.Process]:
-    return [p for p in psutil.Process(proc.pid).children(True) if "time.sleep" in " ".join(p.cmdline())]
+    def is_job(process: psutil.Process) -> bool:
+        try:
+            return "time.sleep" in " ".join(process.cmdline())
+        except psutil.Error:  # gone, or a zombie not reaped yet
+            return False
+
+    return [p for p in psutil.Process(proc.pid).children(True) if is_job(p)]
 
 
 def test_second_leader_is_refused_and_kill_stops_the_first(tmp_path):
@@ -93,3 +99,60 @@ def test_status_of_a_failed_run(tmp_path):
     assert "status:    permanentFail" in status.stdout
     assert "failed:    fail.cwl (permanentFail, exit 3)" in status.stdout
     assert runner_cwl("status", str(tmp_path / "nowhere")).returncode != 0
+
+
+def test_restart_takes_over_from_a_killed_leader(tmp_path):
+    store = tmp_path / "store"
+    leader = _start(store, tmp_path, seconds="2")
+    leader.send_signal(signal.SIGKILL)
+    leader.wait(timeout=30)
+    assert f"runner-cwl pid {leader.pid}" in (store / "leader.lock").read_text()  # the dead holder's name
+    restart = runner_cwl(
+        "--restart",
+        "--keep-jobstore",
+        "--jobstore",
+        str(store),
+        "--outdir",
+        str(tmp_path / "out"),
+        str(DATA / "sleep.cwl"),
+        "--seconds",
+        "2",
+    )
+    assert restart.returncode == 0, restart.stderr
+    assert f"its previous leader (runner-cwl pid {leader.pid} on " in restart.stderr
+    assert "is gone; taking over" in restart.stderr
+    assert json.loads((store / "run.json").read_text())["attempt"] == 2
+
+
+def test_store_lease_for_stores_without_flock(tmp_path):
+    """The lease an S3 store uses, exercised through the JobStore interface on a local store."""
+    from cwl_runner.errors import ConfigurationError, JobStoreError
+    from cwl_runner.jobstore import LocalJobStore
+    from cwl_runner.runstate import StoreLease
+
+    store = LocalJobStore(str(tmp_path / "store"))
+    first = StoreLease(store, ttl=2.0, settle=0.05)
+    assert first.acquire() is None
+    assert "runner-cwl pid" in (first.holder() or "")
+    second = StoreLease(store, ttl=2.0, settle=0.05)
+    try:
+        second.acquire()
+        raise AssertionError("a live lease was taken")
+    except ConfigurationError as err:
+        assert "is in use by runner-cwl pid" in str(err)
+    time.sleep(0.8)
+    first.renew()  # renewed after ttl/3: still ours, pushed forward
+    time.sleep(1.4)
+    assert first.holder() is not None  # 2.2 s after acquiring, alive thanks to the renewal
+    time.sleep(1.0)  # the leader "dies": no more renewals, the lease expires
+    assert first.holder() is None
+    assert "runner-cwl pid" in (second.acquire() or "")  # taken over, naming the dead holder
+    try:
+        first.renew()  # the old leader, if it wakes up, learns it lost the store
+        raise AssertionError("a lost lease was renewed")
+    except JobStoreError as err:
+        assert "another leader took over" in str(err)
+    first.release()
+    assert second.holder() is not None  # releasing a lost lease leaves the new holder's alone
+    second.release()
+    assert second.holder() is None and not store.exists("leader.lease")

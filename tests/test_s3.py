@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import http.server
+import json
 import os
 import subprocess
 import sys
@@ -202,6 +203,26 @@ def test_big_file_streams_through_s3(s3, tmp_path):
     assert maxrss < mib * 1024 / 2, f"leader peak RSS {maxrss} KiB for a {mib} MiB file"
 
 
+def test_event_log_and_report_with_an_s3_jobstore(s3, folder, tmp_path):
+    """The event log is one object put into the bucket; the report renders from it."""
+    store = f"s3://runs/{uuid.uuid4().hex}"
+    run = run_s3(
+        s3, "--keep-jobstore", "--jobstore", store, "--report", str(tmp_path / "run.html"),
+        "--outdir", str(tmp_path / "out"), str(S3DATA / "pipeline.cwl"),
+        "--text", str(folder / "text.txt"), "--folder", str(folder / "folder"),
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    stored = keys(s3, "runs", store.split("/", 3)[3] + "/report/")
+    assert list(stored) == [store.split("/", 3)[3] + "/report/jobs.json"]
+    doc = json.loads(next(iter(stored.values())))
+    assert doc["status"] == "success" and doc["jobs"]
+    assert all(job["status"] == "success" and job["cpu"] is not None for job in doc["jobs"])
+    again = run_s3(s3, "report", store, "-o", str(tmp_path / "again.html"))
+    assert again.returncode == 0, again.stderr
+    page = (tmp_path / "again.html").read_text()
+    assert page.count('class="job-bar"') == len(doc["jobs"]) == (tmp_path / "run.html").read_text().count("job-bar\"")
+
+
 def test_restart_after_an_edit_reuses_from_the_bucket(s3, tmp_path):
     """The edit test of tests/test_restart.py on an S3 job store, with the first run's
     local scratch space removed before the restart: what is reused comes from the bucket."""
@@ -393,3 +414,9 @@ def test_final_outputs_are_linked_not_copied(tmp_path):
     in_store = [p for p in store.rglob("big.bin") if p.stat().st_ino == exported.stat().st_ino]
     assert in_store, "the exported file is a copy, not the store's file"
     assert exported.stat().st_nlink == 2
+
+
+def test_jobs_taking_files_are_reused_after_an_edit_on_s3(s3, tmp_path):
+    from test_restart import file_chain_edit
+
+    file_chain_edit(tmp_path, f"s3://runs/{uuid.uuid4().hex}", lambda *a, env=None: run_s3(s3, *a, env=env or {}))

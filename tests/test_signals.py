@@ -12,6 +12,14 @@ import pytest
 from conftest import DATA
 
 
+def _cmdline(proc: psutil.Process) -> list[str]:
+    """A child's command line; nothing for one that ended meanwhile (a zombie, or gone)."""
+    try:
+        return proc.cmdline()
+    except psutil.Error:
+        return []
+
+
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_signal_stops_running_jobs(tmp_path, sig):
     proc = subprocess.Popen(
@@ -24,7 +32,7 @@ def test_signal_stops_running_jobs(tmp_path, sig):
     deadline = time.monotonic() + 30
     jobs: list[psutil.Process] = []
     while time.monotonic() < deadline and not jobs:
-        jobs = [p for p in leader.children(recursive=True) if "time.sleep" in " ".join(p.cmdline())]
+        jobs = [p for p in leader.children(recursive=True) if "time.sleep" in " ".join(_cmdline(p))]
         time.sleep(0.1)
     assert jobs, "the job never started"
     proc.send_signal(sig)

@@ -8,7 +8,10 @@ job store, exactly as it would on a cluster node.
 
 from __future__ import annotations
 
+import json
+import os
 import queue
+import signal
 import subprocess
 import sys
 import threading
@@ -17,7 +20,7 @@ from typing import Any
 
 from .. import worker
 from ..guard import Guard
-from ..job import JobRecord, JobResult, result_key
+from ..job import SECRETS_ENV, JobRecord, JobResult, result_key
 from ..jobstore import JobStore
 from .base import Backend
 
@@ -53,23 +56,29 @@ class LocalBackend(Backend):
                     record, on_start=lambda proc: self._started(record, proc), process_group=self._guard.pgid()
                 )
         except Exception as err:  # a job's thread must always report back
-            result = JobResult(record.id, 1, error=f"{type(err).__name__}: {err}")
+            result = JobResult(record.id, 1, error=f"{type(err).__name__}: {err}", failure="system")
         with self._lock:
             self._procs.pop(record.id, None)
         self._done.put(result)
 
     def _run_worker(self, record: JobRecord) -> JobResult:
+        env = None
+        if record.secrets:  # never through the job store
+            env = {**os.environ, SECRETS_ENV: json.dumps(record.secrets)}
         group = self._guard.pgid()
         options: dict[str, Any] = {"start_new_session": True} if group is None else {"process_group": group}
         proc: subprocess.Popen[bytes] = subprocess.Popen(
-            [sys.executable, "-m", "cwl_runner.worker", self.jobstore.locator, record.id], **options
+            [sys.executable, "-m", "cwl_runner.worker", self.jobstore.locator, record.id], env=env, **options
         )
         self._started(record, proc)
         code = proc.wait()
         try:
             return JobResult.from_json(self.jobstore.get(result_key(record.id)))
         except KeyError:
-            return JobResult(record.id, code or 1, error=f"worker exited with {code} and left no result")
+            what = f"killed by {signal.Signals(-code).name}" if code < 0 else f"exited with {code}"
+            return JobResult(
+                record.id, code or 1, error=f"its worker process {what} and left no result", failure="system"
+            )
 
     def poll(self, timeout: float | None) -> list[JobResult]:
         results = []

@@ -22,7 +22,7 @@ import time
 from dataclasses import dataclass, field
 
 from ..errors import ConfigurationError
-from ..job import JobRecord, JobResult, result_key
+from ..job import SECRETS_ENV, JobRecord, JobResult, result_key
 from ..jobstore import JobStore
 from .base import Backend
 
@@ -42,7 +42,7 @@ TERMINAL = {
     "REVOKED",
     "SPECIAL_EXIT",
 }
-#: states worth submitting the job again for: the job did nothing wrong
+#: states in which the job did nothing wrong: system failures, retried (retry.py)
 RETRY = {"NODE_FAIL", "PREEMPTED", "BOOT_FAIL"}
 ENV_ARGS = "RUNNER_CWL_SLURM_ARGS"
 
@@ -52,7 +52,6 @@ class _Submitted:
     record: JobRecord
     slurm_id: str  # "123" or "123_4" for an array task
     submitted: float
-    attempts: int = 1
     missing_since: float | None = None
 
 
@@ -73,7 +72,6 @@ class SlurmBackend(Backend):
         use_arrays: bool = True,
         max_array_size: int | None = None,
         batch_window: float = 0.5,
-        max_retries: int = 2,
         batch_size: int = 1,
     ) -> None:
         for tool in ("sbatch", "squeue", "scancel"):
@@ -86,7 +84,6 @@ class SlurmBackend(Backend):
         self.use_arrays = use_arrays
         self.max_array_size = max_array_size or _max_array_size()
         self.batch_window = batch_window
-        self.max_retries = max_retries
         self.batch_size = max(1, batch_size)
         self._pending = _Pending()
         self._jobs: dict[str, _Submitted] = {}  # our job id -> submission
@@ -129,25 +126,32 @@ class SlurmBackend(Backend):
     def _worker_command(self, *args: str) -> str:
         return shlex.join([sys.executable, "-m", "cwl_runner.worker", self.jobstore.locator, *args])
 
-    def _sbatch(self, args: list[str], command: str) -> str:
+    def _sbatch(self, args: list[str], command: str, records: list[JobRecord]) -> str:
         cmd = ["sbatch", "--parsable", "--export=ALL", *args, *self.extra_args, f"--wrap={command}"]
         self.sbatch_calls += 1
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
+        secrets = {k: v for r in records for k, v in r.secrets.items()}
+        # secrets reach the worker through the job's environment (--export=ALL), never the store
+        env = {**os.environ, SECRETS_ENV: json.dumps(secrets)} if secrets else None
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL, env=env)
         if proc.returncode != 0:
             raise RuntimeError((proc.stderr.strip().splitlines() or ["sbatch failed"])[-1])
         return proc.stdout.strip().split(";")[0]
 
-    def _submit_one(self, record: JobRecord, attempts: int = 1) -> None:
+    def _submit_one(self, record: JobRecord) -> None:
         out = os.path.join(self.log_dir, f"{record.id}-{_safe(record.name)}.slurm.log")
         try:
             slurm_id = self._sbatch(
                 [f"--job-name={_safe(record.name)}", f"--output={out}", *self._resource_args(record)],
                 self._worker_command(record.id),
+                [record],
             )
-        except (RuntimeError, subprocess.TimeoutExpired, OSError) as err:
-            self._fail_now(record, f"sbatch refused the job: {err}")
+        except RuntimeError as err:
+            self._fail_now(record, f"sbatch refused the job: {err}", "task")
             return
-        self._jobs[record.id] = _Submitted(record, slurm_id, time.monotonic(), attempts)
+        except (subprocess.TimeoutExpired, OSError) as err:
+            self._fail_now(record, f"sbatch failed: {err}", "system")
+            return
+        self._jobs[record.id] = _Submitted(record, slurm_id, time.monotonic())
 
     def _submit_array(self, tasks: list[list[JobRecord]]) -> None:
         """One ``sbatch --array``; each task runs its records one after the other."""
@@ -165,19 +169,21 @@ class SlurmBackend(Backend):
             array_id = self._sbatch(
                 [f"--array=0-{len(tasks) - 1}", f"--job-name={name}", f"--output={out}", *args],
                 self._worker_command("--array", manifest),
+                [r for task in tasks for r in task],
             )
         except (RuntimeError, subprocess.TimeoutExpired, OSError) as err:
+            failure = "task" if isinstance(err, RuntimeError) else "system"
             for task in tasks:
                 for record in task:
-                    self._fail_now(record, f"sbatch refused the job array: {err}")
+                    self._fail_now(record, f"sbatch refused the job array: {err}", failure)
             return
         now = time.monotonic()
         for index, task in enumerate(tasks):
             for record in task:
                 self._jobs[record.id] = _Submitted(record, f"{array_id}_{index}", now)
 
-    def _fail_now(self, record: JobRecord, message: str) -> None:
-        self.jobstore.put(result_key(record.id), JobResult(record.id, 1, error=message).to_json())
+    def _fail_now(self, record: JobRecord, message: str, failure: str) -> None:
+        self.jobstore.put(result_key(record.id), JobResult(record.id, 1, error=message, failure=failure).to_json())
         self._jobs[record.id] = _Submitted(record, "", time.monotonic())
 
     # -- state -------------------------------------------------------------------------
@@ -228,13 +234,6 @@ class SlurmBackend(Backend):
             if states is None:
                 states = self._states()
             state, reason = states.get(sub.slurm_id, ("", ""))
-            if state in RETRY and sub.attempts <= self.max_retries:
-                _logger.warning(
-                    "[job %s] Slurm job %s ended %s; submitting it again", sub.record.name, sub.slurm_id, state
-                )
-                del self._jobs[job_id]
-                self._submit_one(sub.record, sub.attempts + 1)
-                continue
             if state in TERMINAL:
                 # the worker may have written its result just after we looked
                 stored = self._stored_result(job_id)
@@ -244,7 +243,11 @@ class SlurmBackend(Backend):
                 now = time.monotonic()
                 sub.missing_since = sub.missing_since or now
                 if now - sub.missing_since > 30 and now - sub.submitted > 30:
-                    results.append(JobResult(job_id, 1, error=f"Slurm job {sub.slurm_id} disappeared without a result"))
+                    results.append(
+                        JobResult(
+                            job_id, 1, error=f"Slurm job {sub.slurm_id} disappeared without a result", failure="system"
+                        )
+                    )
                     del self._jobs[job_id]
             else:
                 sub.missing_since = None
@@ -263,8 +266,15 @@ class SlurmBackend(Backend):
             "CANCELLED": "was cancelled",
         }.get(state, f"ended {state}")
         detail = f" ({reason})" if reason and reason != "None" else ""
+        # the worker wrote no result: it did not finish the command (a tool that
+        # failed still has a stored result), so the job itself is not to blame
+        failure = {"OUT_OF_MEMORY": "memory", "TIMEOUT": "timeout", "DEADLINE": "timeout"}.get(state, "system")
         return JobResult(
-            sub.record.id, 1, error=f"Slurm job {sub.slurm_id} {what}{detail}", timed_out=state == "TIMEOUT"
+            sub.record.id,
+            1,
+            error=f"Slurm job {sub.slurm_id} {what}{detail}",
+            timed_out=state == "TIMEOUT",
+            failure=failure,
         )
 
     # -- stopping ------------------------------------------------------------------------

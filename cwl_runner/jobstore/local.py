@@ -36,17 +36,22 @@ class LocalJobStore(JobStore):
 
     def put(self, key: str, data: bytes) -> None:
         path = self._path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+        except OSError as err:
+            raise JobStoreError(f"cannot write {key} in job store {self.root}: {err.strerror or err}") from err
         try:
             with os.fdopen(fd, "wb") as handle:
                 handle.write(data)
-            os.replace(tmp, path)
-        except BaseException:
+            os.replace(tmp, path)  # readers see the old value or the new one, never half of one
+        except BaseException as err:
             try:
                 os.unlink(tmp)
             except OSError:
                 pass
+            if isinstance(err, OSError):
+                raise JobStoreError(f"cannot write {key} in job store {self.root}: {err.strerror or err}") from err
             raise
 
     def append(self, key: str, data: bytes) -> None:

@@ -37,6 +37,10 @@ def test_scatter_is_one_job_array(slurm_cluster, tmp_path):
     assert code == 0
     assert len(json.loads(out)["times"]) == 5
     assert executor.scheduler.backend.sbatch_calls == 1
+    # measured on the node, carried back in the results, kept in the event log
+    jobs = executor.events.to_dict()["jobs"]
+    assert sorted(j["scatter_index"] for j in jobs) == [0, 1, 2, 3, 4]
+    assert all(j["status"] == "success" and j["cpu"] > 0 and j["peak_rss"] > 0 for j in jobs), jobs
 
 
 def test_without_arrays_one_sbatch_per_job(slurm_cluster, tmp_path):
