@@ -46,3 +46,20 @@ def test_stores_that_cannot_append_get_one_key_per_record(tmp_path):
     record_done(store, "k2", {"n": 2})
     assert json.loads(store.get(done_key("k2"))) == {"n": 2}
     assert {k: json.loads(v) for k, v in load_done(store).items()} == {"k1": {"n": 1}, "k2": {"n": 2}}
+
+
+def test_placeholders_replace_as_one_regex_pass_would():
+    import random
+    import re
+
+    from cwl_runner.reuse import placeholders
+
+    rng = random.Random(3)
+    for _ in range(300):
+        alphabet = "ab/"
+        names = {"".join(rng.choice(alphabet) for _ in range(rng.randint(2, 5))): f"<{i}>" for i in range(4)}
+        pattern = re.compile("|".join(re.escape(p) for p in sorted(names, key=len, reverse=True)))
+        replace = placeholders(names)
+        for _ in range(20):
+            value = "".join(rng.choice(alphabet + "c") for _ in range(rng.randint(0, 30)))
+            assert replace(value) == pattern.sub(lambda m: names[m.group(0)], value), (names, value)
