@@ -228,7 +228,7 @@ class ScheduledJob(JobBase):
             _logger.info("[job %s] completed %s", self.name, status)
         if status == "success" and self.content_key:
             # recorded before the workflow hears of it: a restart never runs it again
-            _executor(runtimeContext).record_done(self.content_key, outputs)
+            outputs = _executor(runtimeContext).record_done(self.content_key, outputs, self.outdir)
         if self.output_callback:
             lock = runtimeContext.workflow_eval_lock or threading.RLock()
             with lock:

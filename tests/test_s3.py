@@ -420,3 +420,34 @@ def test_jobs_taking_files_are_reused_after_an_edit_on_s3(s3, tmp_path):
     from test_restart import file_chain_edit
 
     file_chain_edit(tmp_path, f"s3://runs/{uuid.uuid4().hex}", lambda *a, env=None: run_s3(s3, *a, env=env or {}))
+
+
+def test_one_leader_per_s3_jobstore(s3, tmp_path):
+    """The lease in the bucket refuses a second leader while the first runs (whatever its
+    host), and is gone when the first ends."""
+    import json
+    import time
+
+    store = f"s3://runs/{uuid.uuid4().hex}"
+    env = {**os.environ, **s3.env}
+    exe = str(Path(sys.executable).with_name("runner-cwl"))
+    first = subprocess.Popen(
+        [exe, "--jobstore", store, "--outdir", str(tmp_path / "o1"), str(DATA / "sleep.cwl"), "--seconds", "6"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        prefix = store.split("/", 3)[3]
+        while time.monotonic() < deadline and f"{prefix}/leader.lease" not in keys(s3, "runs", prefix):
+            time.sleep(0.2)
+        second = run_s3(s3, "--jobstore", store, str(DATA / "sleep.cwl"), "--seconds", "1")
+        assert second.returncode == 2, second.stderr
+        assert "in use by" in second.stderr, second.stderr
+        no_traceback(second)
+    finally:
+        out, err = first.communicate(timeout=120)
+    assert first.returncode == 0, err
+    assert json.loads(out)
