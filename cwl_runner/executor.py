@@ -40,7 +40,7 @@ from .events import RunEvents, scatter_index, step_of
 from .job import JobRecord, JobResult
 from .jobstore import JobStore, open_jobstore
 from .retry import FaultInjector, RetryPolicy
-from .runstate import Leadership, RunRecord, ensure_restartable, ensure_unused, read_run
+from .runstate import Leadership, RunRecord, StoreLease, ensure_restartable, ensure_unused, read_run
 from .scheduler import Limits, Scheduler
 from .staging import Stager
 from .tools import ScheduledJob, scheduled
@@ -172,6 +172,7 @@ class Executor(JobExecutor):
         self._progress: display.Display = display.make("none", self.events, self._usage)
         self.stager = Stager(None, "")
         self._events_warned = False
+        self.cache: reuse.Cache | None = None
         self.workdirs: WorkDirs | None = None
         self._export_url: str | None = None
 
@@ -182,10 +183,14 @@ class Executor(JobExecutor):
         return f"{self._counter:06d}" if attempt == 1 else f"{attempt}.{self._counter:06d}"
 
     def reusable_outputs(self, key: str) -> Any:
-        """The recorded outputs of a job that finished in an earlier attempt, or None."""
+        """The recorded outputs of a job that finished in an earlier attempt (or, with
+        --cachedir, in any earlier run), or None."""
         recorded = self._reusable.get(key)
         if recorded is None:
-            return None
+            cached = self.cache.lookup(key) if self.cache is not None else None
+            if cached is not None:
+                self.reused += 1
+            return cached
         try:
             outputs = json.loads(recorded)
         except ValueError:
@@ -207,12 +212,20 @@ class Executor(JobExecutor):
         self.reused += 1
         return outputs
 
-    def record_done(self, key: str, outputs: Any) -> None:
+    def record_done(self, key: str, outputs: Any, outdir: str | None = None) -> Any:
+        """Record a finished job (for --restart, and --cachedir); the outputs the
+        workflow should see (with --cachedir: the cached copies)."""
         assert self.jobstore is not None
+        if self.cache is not None and outdir:
+            try:
+                outputs = self.cache.store(key, outputs, outdir) or outputs
+            except OSError as err:
+                _logger.warning("--cachedir %s: could not keep this job's outputs: %s", self.cache.root, err)
         try:
             reuse.record_done(self.jobstore, key, outputs)
         except JobStoreError as err:  # the job still succeeded; only a restart loses it
             _logger.warning("%s: a restart will run this job again", err)
+        return outputs
 
     def discard(self, path: str) -> None:
         """Remove a job's temporary or staging directory soon, off this thread."""
@@ -278,11 +291,21 @@ class Executor(JobExecutor):
             self._export_url = runtime_context.outdir.rstrip("/") + "/"
             runtime_context = runtime_context.copy()
             runtime_context.outdir = None
+        self.cache = None
+        if runtime_context.cachedir:
+            # our cache, not cwltool's: its per-job lock would block our one leader thread
+            self.cache = reuse.Cache(runtime_context.cachedir)
+            runtime_context = runtime_context.copy()
+            if runtime_context.tmp_outdir_prefix == self.cache.root + "_tmp":  # cwltool's main set it so
+                runtime_context.tmp_outdir_prefix = DEFAULT_TMP_PREFIX
+            runtime_context.cachedir = None
         if not runtime_context.validate_only:
             preflight.check_inputs(job_order_object)
             preflight.check(process, runtime_context)
         self.jobstore = self._open_jobstore()
-        leadership = Leadership(self.jobstore)
+        # an S3 store's leaders may be on different hosts: a lease in the store, not a flock
+        lease = StoreLease(self.jobstore) if self.jobstore.remote_outputs else None
+        leadership = Leadership(self.jobstore, lease=lease)
         leadership.acquire()
         try:
             self.run_record = self._start_record(process)

@@ -79,7 +79,10 @@ def s3_client() -> S3Client:
                     max_pool_connections=32,
                     s3={"addressing_style": "path"} if endpoint else None,
                 )
-                client = boto3.session.Session().client("s3", endpoint_url=endpoint or None, config=config)
+                try:
+                    client = boto3.session.Session().client("s3", endpoint_url=endpoint or None, config=config)
+                except Exception as err:  # a bad setting (endpoint, CA bundle, profile...)
+                    raise RemoteError(f"S3 settings: {err}") from None
                 _clients[endpoint] = client
     return client  # type: ignore[no-any-return]
 

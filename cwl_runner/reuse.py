@@ -165,3 +165,89 @@ def load_done(store: JobStore) -> dict[str, str]:
         except (ValueError, KeyError, TypeError):
             continue  # a record cut short by a killed leader
     return done
+
+
+class Cache:
+    """``--cachedir DIR``: finished jobs' outputs kept across runs, by content key.
+
+    cwltool's meaning (a job whose tool, inputs and command are unchanged is not run
+    again, in any later run that names the same cache) with our content keys and
+    none of cwltool's per-job lock, which blocks a single leader thread. Layout:
+    ``DIR/files/KEY/`` holds the job's output directory (hard links to the job's
+    files where the filesystem allows, else copies), ``DIR/done/KEY.json`` its output
+    object pointing there, written last (write-then-rename): an entry is whole or
+    absent. Outputs in S3 are not cached (they live and die with their job store).
+    """
+
+    def __init__(self, root: str) -> None:
+        self.root = os.path.abspath(root)
+        os.makedirs(os.path.join(self.root, "done"), exist_ok=True)
+        os.makedirs(os.path.join(self.root, "files"), exist_ok=True)
+
+    def lookup(self, key: str) -> Any:
+        """The cached outputs of ``key`` whose files are all still there, or None."""
+        try:
+            with open(os.path.join(self.root, "done", f"{key}.json")) as handle:
+                outputs = json.load(handle)
+        except (OSError, ValueError):
+            return None
+        from cwltool.utils import visit_class
+        from schema_salad.ref_resolver import uri_file_path
+
+        missing: list[str] = []
+
+        def check(obj: dict[str, Any]) -> None:
+            location = str(obj.get("location", ""))
+            if location.startswith("file://") and not os.path.exists(uri_file_path(location)):
+                missing.append(location)
+
+        visit_class(outputs, ("File", "Directory"), check)
+        return None if missing else outputs
+
+    def store(self, key: str, outputs: Any, outdir: str) -> Any:
+        """Keep ``outputs`` (a job's, made in ``outdir``) under ``key``; return them
+        pointing at the cached files (what the workflow should see, so that downstream
+        jobs get the same keys in this run and the next), or None when not kept."""
+        import shutil
+        import tempfile
+
+        from cwltool.utils import visit_class
+        from schema_salad.ref_resolver import file_uri
+
+        locations: list[str] = []
+        visit_class(outputs, ("File", "Directory"), lambda o: locations.append(str(o.get("location", ""))))
+        if any(remote.is_remote(loc) for loc in locations):
+            return None
+        if os.path.exists(os.path.join(self.root, "done", f"{key}.json")):
+            return self.lookup(key)  # an equal job of this run got there first
+        target = os.path.join(self.root, "files", key)
+        if not os.path.isdir(target):
+            tmp = tempfile.mkdtemp(dir=os.path.join(self.root, "files"), prefix=".tmp-")
+            kept = os.path.join(tmp, "out")
+            shutil.copytree(outdir, kept, symlinks=False, copy_function=_link_or_copy2)
+            try:
+                os.rename(kept, target)
+            except OSError:  # an equal job got there first
+                pass
+            shutil.rmtree(tmp, ignore_errors=True)
+        prefixes = [file_uri(outdir.rstrip(os.sep)) + "/", file_uri(os.path.realpath(outdir)) + "/"]
+        base = file_uri(target) + "/"
+        text = json.dumps(outputs)
+        for prefix in prefixes:
+            text = text.replace(json.dumps(prefix)[1:-1], json.dumps(base)[1:-1])
+        done = os.path.join(self.root, "done", f"{key}.json")
+        fd, tmp_file = tempfile.mkstemp(dir=os.path.dirname(done), prefix=".tmp-")
+        with os.fdopen(fd, "w") as handle:
+            handle.write(text)
+        os.replace(tmp_file, done)
+        return json.loads(text)
+
+
+def _link_or_copy2(src: str, dst: str) -> Any:
+    try:
+        os.link(src, dst)
+        return dst
+    except OSError:
+        import shutil
+
+        return shutil.copy2(src, dst)

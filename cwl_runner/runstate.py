@@ -254,6 +254,8 @@ class Leadership:
 
 def leader_alive(store: JobStore) -> str | None:
     """Who holds the store's lock now (None when nobody does)."""
+    if store.remote_outputs:  # S3: leaders on any host, through the lease in the store
+        return StoreLease(store).holder()
     if not os.path.exists(store.local_path(LOCK_KEY)):
         return None
     with open(store.local_path(LOCK_KEY), "a+") as handle:

@@ -206,9 +206,10 @@ class ScheduledJob(JobBase):
             assert self.record is not None
             runtimeContext.log_dir_handler(self.outdir, self.base_path_logs, self.record.stdout, self.record.stderr)
             collected = bytes2str_in_dicts(self.collect_outputs(self.outdir, rcode))  # type: ignore[arg-type]
-            Confinement(
-                self.outdir, [(e.resolved, e.type) for _, e in self.pathmapper.items() if e.type in _PATH_TYPES]
-            ).check(collected)
+            # what the job was given: its inputs, and files InitialWorkDirRequirement staged
+            mappers = [self.pathmapper, *([self.generatemapper] if self.generatemapper else [])]
+            given = [(e.resolved, e.type) for m in mappers for _, e in m.items() if e.type in _PATH_TYPES]
+            Confinement(self.outdir, given).check(collected)
             outputs = collected  # type: ignore[assignment]
             if self.record.upload:
                 to_store_urls(outputs, self.outdir, self.record.upload)
@@ -228,7 +229,7 @@ class ScheduledJob(JobBase):
             _logger.info("[job %s] completed %s", self.name, status)
         if status == "success" and self.content_key:
             # recorded before the workflow hears of it: a restart never runs it again
-            _executor(runtimeContext).record_done(self.content_key, outputs)
+            outputs = _executor(runtimeContext).record_done(self.content_key, outputs, self.outdir)
         if self.output_callback:
             lock = runtimeContext.workflow_eval_lock or threading.RLock()
             with lock:

@@ -42,6 +42,12 @@ if ! command -v chromium >/dev/null 2>&1 || ! command -v tmux >/dev/null 2>&1; t
   fi
 fi
 
+step "s3rver (an S3 server that checks credentials, for the S3 tests)"
+if [ ! -x .s3rver/node_modules/.bin/s3rver ] && command -v npm >/dev/null 2>&1; then
+  npm install --silent --no-audit --no-fund --prefix .s3rver s3rver@3 >/dev/null 2>&1 \
+    || echo "warning: npm could not install s3rver; its tests will be skipped" >&2
+fi
+
 step "Container engine"
 SETUP="$ROOT/../shared/containers/setup.sh"
 if [ -n "${DOCKER_HOST:-}" ] && docker version >/dev/null 2>&1; then

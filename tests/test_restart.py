@@ -162,3 +162,32 @@ def file_chain_edit(tmp_path: Path, store: str, run, env: dict[str, str] | None 
 def test_jobs_taking_files_are_reused_after_an_edit(tmp_path):
     """Staged inputs live in random folders; the job key names them by their input."""
     file_chain_edit(tmp_path, str(tmp_path / "store"), runner_cwl)
+
+
+def test_cachedir_reuses_jobs_across_runs(tmp_path):
+    """--cachedir (cwltool's meaning): a second run with the same cache runs nothing
+    unchanged, and after an edit only the edited step and what follows."""
+    log = tmp_path / "log"
+    start = tmp_path / "start.txt"
+    start.write_text("0")
+    workflow = tmp_path / "filechain.cwl"
+    workflow.write_text((DATA / "filechain.cwl").read_text())
+    (tmp_path / "appendf.cwl").write_text((DATA / "appendf.cwl").read_text())
+    cache = tmp_path / "cache"
+
+    def run(n: int) -> list[str]:
+        before = len(log.read_text().splitlines()) if log.exists() else 0
+        out = tmp_path / f"o{n}"
+        done = runner_cwl(
+            "--cachedir", str(cache), "--outdir", str(out), str(workflow), "--start", str(start), "--log", str(log)
+        )
+        assert done.returncode == 0, done.stderr
+        assert (out / "out.txt").exists()
+        return [line.split()[1] for line in log.read_text().splitlines()[before:] if line.startswith("start")]
+
+    assert run(1) == ["a", "b", "c"]
+    assert run(2) == []
+    assert (tmp_path / "o2" / "out.txt").read_text() == "0abc"
+    workflow.write_text(workflow.read_text().replace("tag: {default: b}", "tag: {default: B}"))
+    assert run(3) == ["B", "c"]
+    assert (tmp_path / "o3" / "out.txt").read_text() == "0aBc"

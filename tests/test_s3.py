@@ -15,7 +15,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from conftest import DATA, run_s3, runner_cwl
+from conftest import DATA, ROOT, run_s3, runner_cwl
 
 S3DATA = DATA / "s3"
 
@@ -420,3 +420,105 @@ def test_jobs_taking_files_are_reused_after_an_edit_on_s3(s3, tmp_path):
     from test_restart import file_chain_edit
 
     file_chain_edit(tmp_path, f"s3://runs/{uuid.uuid4().hex}", lambda *a, env=None: run_s3(s3, *a, env=env or {}))
+
+
+def test_one_leader_per_s3_jobstore(s3, tmp_path):
+    """The lease in the bucket refuses a second leader while the first runs (whatever its
+    host), and is gone when the first ends."""
+    import json
+    import time
+
+    store = f"s3://runs/{uuid.uuid4().hex}"
+    env = {**os.environ, **s3.env}
+    exe = str(Path(sys.executable).with_name("runner-cwl"))
+    first = subprocess.Popen(
+        [exe, "--jobstore", store, "--outdir", str(tmp_path / "o1"), str(DATA / "sleep.cwl"), "--seconds", "6"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        prefix = store.split("/", 3)[3]
+        while time.monotonic() < deadline and f"{prefix}/leader.lease" not in keys(s3, "runs", prefix):
+            time.sleep(0.2)
+        second = run_s3(s3, "--jobstore", store, str(DATA / "sleep.cwl"), "--seconds", "1")
+        assert second.returncode == 2, second.stderr
+        assert "in use by" in second.stderr, second.stderr
+        no_traceback(second)
+    finally:
+        out, err = first.communicate(timeout=120)
+    assert first.returncode == 0, err
+    assert json.loads(out)
+
+
+S3RVER = ROOT / ".s3rver" / "node_modules" / ".bin" / "s3rver"
+
+
+@pytest.fixture(scope="module")
+def s3rver(tmp_path_factory):
+    """s3rver (npm): an S3 server that checks credentials (key and secret "S3RVER")."""
+    import socket
+    import time
+
+    if not S3RVER.exists():
+        pytest.skip("s3rver is not installed (bash scripts/test.sh installs it with npm into .s3rver/)")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    data = tmp_path_factory.mktemp("s3rver")
+    proc = subprocess.Popen(
+        [str(S3RVER), "-d", str(data), "-a", "127.0.0.1", "-p", str(port), "--configure-bucket", "runs"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            break
+        except OSError:
+            if time.monotonic() > deadline or proc.poll() is not None:
+                proc.kill()
+                pytest.fail("s3rver did not start")
+            time.sleep(0.2)
+    yield f"http://127.0.0.1:{port}"
+    proc.terminate()
+    proc.wait(10)
+
+
+def _as(endpoint: str, key: str | None) -> dict[str, str]:
+    env = {"AWS_ENDPOINT_URL": endpoint, "AWS_DEFAULT_REGION": "us-east-1", "RUNNER_CWL_S3_RETRIES": "2"}
+    env.update({"AWS_SHARED_CREDENTIALS_FILE": "/dev/null", "AWS_CONFIG_FILE": "/dev/null"})
+    env.update({"AWS_ACCESS_KEY_ID": key, "AWS_SECRET_ACCESS_KEY": key} if key else {})
+    return env
+
+
+def test_credentials_checked_by_the_server(s3rver, tmp_path):
+    """With the right keys the run works; wrong keys are 'access denied', none are 'no S3
+    credentials': one line each, exit 1."""
+    args = [str(DATA / "cat.cwl"), "--file", str(DATA / "hello.txt")]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    good = runner_cwl(
+        "--jobstore", f"s3://runs/{uuid.uuid4().hex}", "--outdir", str(tmp_path / "out"), *args,
+        env={**env, **_as(s3rver, "S3RVER")},
+    )  # fmt: skip
+    assert good.returncode == 0, good.stderr
+    assert (tmp_path / "out" / "copy.txt").read_text() == (DATA / "hello.txt").read_text()
+    exe = str(Path(sys.executable).with_name("runner-cwl"))
+    for key, expected in (("wrong", "access denied"), (None, "no S3 credentials")):
+        # the child sees only these credentials
+        proc = subprocess.run(
+            [exe, "--jobstore", f"s3://runs/{uuid.uuid4().hex}", *args],
+            env={**env, **_as(s3rver, key)},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        run = type("Run", (), {"returncode": proc.returncode, "stderr": proc.stderr})()
+        assert run.returncode == 1, run.stderr
+        no_traceback(run)
+        assert expected in run.stderr, run.stderr
+        assert "wrong" not in run.stderr.replace("s3://", "")  # credentials are never printed
