@@ -62,4 +62,4 @@ def test_placeholders_replace_as_one_regex_pass_would():
         replace = placeholders(names)
         for _ in range(20):
             value = "".join(rng.choice(alphabet + "c") for _ in range(rng.randint(0, 30)))
-            assert replace(value) == pattern.sub(lambda m: names[m.group(0)], value), (names, value)
+            assert replace(value) == pattern.sub(lambda m, n=names: n[m.group(0)], value), (names, value)
