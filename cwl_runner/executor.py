@@ -14,10 +14,8 @@ import logging
 import math
 import os
 import shutil
-import signal
 import socket
 import time
-from dataclasses import dataclass
 from typing import Any
 
 from cwl_utils.types import CWLObjectType
@@ -31,12 +29,13 @@ from cwltool.utils import DEFAULT_TMP_PREFIX, visit_class
 from cwltool.workflow_job import WorkflowJob
 from schema_salad.ref_resolver import uri_file_path
 
-from . import patches, preflight, provenance, remote, reuse
+from . import failures, patches, preflight, provenance, remote, reuse
 from . import progress as display
 from . import report as run_report
 from .backends import make_backend
 from .errors import ConfigurationError, JobStoreError, RunnerError
 from .events import RunEvents, scatter_index, step_of
+from .failures import Failure
 from .job import JobRecord, JobResult
 from .jobstore import JobStore, open_jobstore
 from .retry import FaultInjector, RetryPolicy
@@ -64,24 +63,6 @@ def machine_limits() -> Limits:
 
         gpus = cuda_version_and_device_count()[1]
     return Limits(cores=cores, ram=int(psutil.virtual_memory().total // 2**20), gpus=gpus)
-
-
-@dataclass
-class Failure:
-    name: str
-    status: str
-    record: JobRecord | None
-    result: JobResult | None
-    message: str = ""
-
-    @property
-    def kind(self) -> str:
-        """task, system, memory or timeout (retry.py)."""
-        return (self.result.failure if self.result else None) or "task"
-
-    @property
-    def attempts(self) -> int:
-        return self.result.attempt if self.result else 1
 
 
 class Executor(JobExecutor):
@@ -314,6 +295,8 @@ class Executor(JobExecutor):
             self._start_watching(quiet=runtime_context.validate_only)
             output, status = self._execute_in_store(process, job_order_object, runtime_context, logger)
             if output is not None and self._export_url is not None:
+                from .export import export_to_s3
+
                 export_to_s3(output, self._export_url)
         except BaseException as err:
             self.run_record.status = "interrupted" if isinstance(err, KeyboardInterrupt) else "permanentFail"
@@ -604,80 +587,11 @@ class Executor(JobExecutor):
     # -- reporting -----------------------------------------------------------------
     def report_failures(self, logger: logging.Logger) -> None:
         """First failure in full, then '(and N more)'."""
-        real = [f for f in self.failures if f.status != "cancelled"]
-        if not real:
-            return
-        first = real[0]
-        lines = [
-            f"{len(real)} job(s) failed. First: step '{first.name}' ({first.status}: {first.kind} failure, "
-            f"{_attempts(first.attempts)})"
-        ]
-        if first.message:
-            lines.append(f"  error: {first.message}")
-        if first.result is not None:
-            if first.result.error:
-                lines.append(f"  error: {first.result.error}")
-            elif first.result.timed_out:
-                lines.append("  stopped: time limit exceeded")
-            elif first.result.exit_code == 0:
-                lines.append("  exit code: 0, but collecting its outputs failed (see the error above)")
-            elif first.result.exit_code < 0:
-                name = signal.Signals(-first.result.exit_code).name
-                lines.append(f"  killed by signal {name} (exit code {first.result.exit_code})")
-            else:
-                lines.append(f"  exit code: {first.result.exit_code}")
-        if first.record is not None:
-            lines.append("  command: " + " ".join(first.record.argv))
-            log = first.record.stderr or first.record.log
-            if log and os.path.exists(log):
-                tail = [line for line in _tail(log, 12) if not line.startswith("# ")][-10:]
-                if tail:
-                    lines.append(f"  last lines of {log}:")
-                    lines.extend("    " + line for line in tail)
-            if first.record.log and first.record.log != log:
-                lines.append(f"  job log: {first.record.log}")
-        if len(real) > 1:
-            lines.append(
-                f"  (and {len(real) - 1} more: "
-                + ", ".join(f"{f.name} ({f.kind}, {_attempts(f.attempts)})" for f in real[1:6])
-                + (", ..." if len(real) > 6 else "")
-                + ")"
-            )
-        lines.append(f"  logs of every job: {self._log_dir}")
-        logger.error("\n".join(lines))
+        summary = failures.summary(self.failures, self._log_dir)
+        if summary:
+            logger.error(summary)
 
     def report_retries(self, logger: logging.Logger) -> None:
-        tally = self.retry.tally
-        retried = {kind: n for kind, n in tally.retried.items() if n}
-        if not retried:
-            return
-        logger.warning(
-            "Retried %s; %d job(s) succeeded after a retry%s",
-            ", ".join(f"{n} {kind} failure(s)" for kind, n in retried.items()),
-            tally.succeeded_after_retry,
-            f"; {tally.faults_injected} fault(s) injected (--inject-faults)" if self.faults else "",
-        )
-
-
-def _attempts(count: int) -> str:
-    return "1 attempt" if count == 1 else f"{count} attempts"
-
-
-def export_to_s3(output: Any, dest: str) -> None:
-    """Copy the final outputs under the s3:// prefix ``dest`` (server-side for what
-    is already in S3) and point the output object at the copies."""
-    from .export import export_to_s3 as export
-
-    export(output, dest)
-
-
-def _tail(path: str, count: int) -> list[str]:
-    try:
-        with open(path, "rb") as handle:
-            handle.seek(0, os.SEEK_END)
-            size = handle.tell()
-            handle.seek(max(0, size - 4096))
-            data = handle.read().decode("utf-8", "replace")
-    except OSError:
-        return []
-    return data.splitlines()[-count:]
+        line = failures.retry_line(self.retry.tally, self.faults is not None)
+        if line:
+            logger.warning(line)

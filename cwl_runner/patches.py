@@ -125,15 +125,13 @@ def _link_or_copy2(src: str, dst: str) -> Any:
     import os
     import shutil
 
+    from .pathmapper import link_or_copy_file
+
     real = os.path.realpath(src)
     if any(real.startswith(root) for root in LINKABLE_ROOTS):
-        try:
-            if os.path.lexists(dst) and os.path.isdir(dst):
-                dst = os.path.join(dst, os.path.basename(src))
-            os.link(real, dst)
-            return dst
-        except OSError:
-            pass
+        if os.path.isdir(dst):
+            dst = os.path.join(dst, os.path.basename(src))
+        return link_or_copy_file(real, dst)
     return shutil.copy2(src, dst)
 
 

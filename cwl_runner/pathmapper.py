@@ -33,3 +33,13 @@ def link_or_copy(source: str, target: str) -> str:
     except OSError:
         shutil.copy2(real, target)
         return "copy"
+
+
+def link_or_copy_file(source: str, target: str) -> str:
+    """A hard link to ``source`` at ``target`` (same bytes, no copy), else a copy
+    (shutil.copy2's signature, for copytree); returns ``target``."""
+    try:
+        os.link(source, target)
+        return target
+    except OSError:
+        return str(shutil.copy2(source, target))

@@ -20,6 +20,8 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from . import failures as failure_summary
+
 #: Tableau 10: distinct and readable on white
 PALETTE = [
     "#4e79a7",
@@ -263,14 +265,7 @@ def _job_label(job: dict[str, Any]) -> str:
 def _tail(path: str | None, count: int = 15) -> str:
     if not path or not os.path.exists(path):
         return ""
-    try:
-        with open(path, "rb") as handle:
-            handle.seek(0, os.SEEK_END)
-            handle.seek(max(0, handle.tell() - 4096))
-            lines = handle.read().decode("utf-8", "replace").splitlines()
-    except OSError:
-        return ""
-    return "\n".join(lines[-count:])
+    return "\n".join(failure_summary.tail(path, count))
 
 
 def render_html(doc: dict[str, Any], run: dict[str, Any] | None = None) -> str:

@@ -29,6 +29,7 @@ from cwltool.job import JobBase
 
 from . import remote
 from .jobstore.base import JobStore
+from .pathmapper import link_or_copy_file
 
 JOURNAL = "done/journal.jsonl"
 
@@ -224,7 +225,7 @@ class Cache:
         if not os.path.isdir(target):
             tmp = tempfile.mkdtemp(dir=os.path.join(self.root, "files"), prefix=".tmp-")
             kept = os.path.join(tmp, "out")
-            shutil.copytree(outdir, kept, symlinks=False, copy_function=_link_or_copy2)
+            shutil.copytree(outdir, kept, symlinks=False, copy_function=link_or_copy_file)
             try:
                 os.rename(kept, target)
             except OSError:  # an equal job got there first
@@ -242,12 +243,3 @@ class Cache:
         os.replace(tmp_file, done)
         return json.loads(text)
 
-
-def _link_or_copy2(src: str, dst: str) -> Any:
-    try:
-        os.link(src, dst)
-        return dst
-    except OSError:
-        import shutil
-
-        return shutil.copy2(src, dst)

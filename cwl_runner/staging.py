@@ -25,7 +25,7 @@ from typing import IO, Any
 from cwltool.pathmapper import MapperEnt, PathMapper
 from cwltool.stdfsaccess import StdFsAccess
 from cwltool.utils import visit_class
-from schema_salad.ref_resolver import file_uri, uri_file_path
+from schema_salad.ref_resolver import file_uri
 
 from . import remote
 from .jobstore.base import JobStore
@@ -242,6 +242,3 @@ def _s3_children(url: str) -> Iterator[str]:
         if name:
             yield remote.s3_url(bucket, key.rstrip("/"))
 
-
-def local_path_of(location: str) -> str:
-    return uri_file_path(location) if location.startswith("file://") else location
