@@ -125,3 +125,24 @@ def quiet_libraries(debug: bool) -> None:
     logger = logging.getLogger("cwl_utils")
     if not debug and not any(isinstance(f, _DropLoggedExceptions) for f in logger.filters):
         logger.addFilter(_DropLoggedExceptions())
+
+
+def info_wanted(logger: logging.Logger) -> bool:
+    """Whether an INFO record of ``logger`` would reach any handler.
+
+    cwltool's ``--quiet`` raises its stderr handler's level, not the logger's, so
+    ``isEnabledFor(INFO)`` stays true and every per-job INFO line is formatted
+    for nothing (~30 us a record, two or three records a job). A handler added
+    later (provenance's log file) is seen at the next call.
+    """
+    if not logger.isEnabledFor(logging.INFO):
+        return False
+    current: logging.Logger | None = logger
+    while current is not None:
+        for handler in current.handlers:
+            if handler.level <= logging.INFO:
+                return True
+        if not current.propagate:
+            return False
+        current = current.parent
+    return logging.lastResort is not None and logging.lastResort.level <= logging.INFO

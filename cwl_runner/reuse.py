@@ -38,8 +38,10 @@ _tool_hashes: dict[int, str] = {}
 
 def _tool_hash(job: JobBase) -> str:
     """A hash of the tool document the job came from (computed once per tool)."""
-    func = getattr(job.collect_outputs, "func", None)
-    tool = getattr(func, "__self__", None)
+    tool = getattr(job, "tool_object", None)  # a fast-path job (fastpath.py)
+    if tool is None:
+        func = getattr(job.collect_outputs, "func", None)
+        tool = getattr(func, "__self__", None)
     document = getattr(tool, "tool", None)
     if document is None:
         return ""

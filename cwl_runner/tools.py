@@ -30,6 +30,7 @@ from cwltool.utils import bytes2str_in_dicts
 from . import provenance
 from .confine import Confinement
 from .job import JobRecord, JobResult
+from .logs import info_wanted
 from .reuse import job_key
 from .staging import to_store_urls
 
@@ -52,6 +53,7 @@ class ScheduledJob(JobBase):
     record: JobRecord | None = None
     content_key: str | None = None
     step_name: str | None = None
+    confined = False
 
     def run(self, runtimeContext: RuntimeContext, tmpdir_lock: threading.Lock | None = None) -> None:
         """Refuse a job that could never fit, or reuse a finished one, before cwltool
@@ -68,11 +70,16 @@ class ScheduledJob(JobBase):
         self.content_key = job_key(self, [str(a) for a in self.command_line], str(image) if image else None)
         outputs = executor.reusable_outputs(self.content_key)
         if outputs is not None:
-            _logger.info("[job %s] finished in an earlier attempt: reusing its outputs", self.name)
+            if info_wanted(_logger):
+                _logger.info("[job %s] finished in an earlier attempt: reusing its outputs", self.name)
             provenance.job_reused(self, runtimeContext, outputs)
             if self.output_callback:
                 self.output_callback(outputs, "success")
             return
+        self._prepare_and_execute(runtimeContext, tmpdir_lock)
+
+    def _prepare_and_execute(self, runtimeContext: RuntimeContext, tmpdir_lock: threading.Lock | None) -> None:
+        """cwltool's run: stage the inputs, then ``_execute`` (ours: submit)."""
         super().run(runtimeContext, tmpdir_lock)  # type: ignore[safe-super]
 
     def _resources(self) -> tuple[float, int, int]:
@@ -108,7 +115,7 @@ class ScheduledJob(JobBase):
                 "Specify a 'baseCommand', 'arguments', and/or an input with an "
                 "'inputBinding' so there is a program to execute."
             )
-        if _logger.isEnabledFor(logging.INFO):
+        if info_wanted(_logger):
             _logger.info(
                 "[job %s] %s$ %s%s%s%s",
                 self.name,
@@ -209,7 +216,8 @@ class ScheduledJob(JobBase):
             # what the job was given: its inputs, and files InitialWorkDirRequirement staged
             mappers = [self.pathmapper, *([self.generatemapper] if self.generatemapper else [])]
             given = [(e.resolved, e.type) for m in mappers for _, e in m.items() if e.type in _PATH_TYPES]
-            Confinement(self.outdir, given).check(collected)
+            if not self.confined:  # the fast path's outputs are confined by how they were found
+                Confinement(self.outdir, given).check(collected)
             outputs = collected  # type: ignore[assignment]
             if self.record.upload:
                 to_store_urls(outputs, self.outdir, self.record.upload)
@@ -225,7 +233,7 @@ class ScheduledJob(JobBase):
         provenance.job_ended(self, runtimeContext, outputs, result.ended or None)
         if status != "success":
             _logger.warning("[job %s] completed %s", self.name, status)
-        else:
+        elif info_wanted(_logger):
             _logger.info("[job %s] completed %s", self.name, status)
         if status == "success" and self.content_key:
             # recorded before the workflow hears of it: a restart never runs it again
@@ -276,12 +284,35 @@ class RunnerCommandLineTool(CommandLineTool):
         super().__init__(toolpath_object, loadingContext)
         if not loadingContext.relax_path_checks:
             self.path_check_mode = _PathCheck  # type: ignore[assignment]
+        from . import fastpath
+
+        self.fast_mode = fastpath.mode()
+        self.fast_plan = fastpath.plan_for(self) if self.fast_mode != "off" else None
 
     def make_job_runner(self, runtimeContext: RuntimeContext) -> type[JobBase]:
         return scheduled(super().make_job_runner(runtimeContext))
 
     def job(self, job_order: Any, output_callbacks: Any, runtimeContext: RuntimeContext) -> Any:
         step = runtimeContext.name  # the workflow step's name (cwltool sets it per step)
+        plan = self.fast_plan
+        if plan is not None:
+            from . import fastpath
+
+            if fastpath.usable(plan, runtimeContext):
+                slow = None
+                if self.fast_mode == "check":
+                    slow = next(iter(super().job(job_order, output_callbacks, runtimeContext)))
+                fast = fastpath.make_job(self, plan, job_order, output_callbacks, runtimeContext)
+                if fast is not None:
+                    if slow is not None:
+                        fastpath.check(fast, slow, runtimeContext)
+                    fast.step_name = step
+                    yield fast
+                    return
+                if slow is not None:
+                    slow.step_name = step
+                    yield slow
+                    return
         for job in super().job(job_order, output_callbacks, runtimeContext):
             if step and isinstance(job, ScheduledJob):
                 job.step_name = step

@@ -1,0 +1,480 @@
+"""The fast path: jobs of the simplest CommandLineTools, built without cwltool's
+per-job machinery.
+
+For every job cwltool deep-copies the input object, validates it against the
+tool's input schema, builds a ``Builder``, binds every input, deep-copies and
+sorts the bindings, makes a path mapper, and after the job globs, resolves,
+checksums, re-walks and validates the outputs. For a scatter of ``echo`` that is
+~2-3 ms of the leader's time per job, several times what spawning the process
+costs. Most of it only depends on the tool, not on the job.
+
+A tool is *planned* once (:func:`plan_for`) when everything its jobs can vary in
+is a plain value: no expression anywhere in the document, inputs of type
+string/int/long/boolean (optionally null) bound with a literal position, prefix
+and ``separate``, literal ``arguments``, outputs that are one literal file name
+each (``stdout``, ``stderr``, or a ``File`` with a literal glob), and no
+requirement beyond a short list whose effect is fixed per tool. Anything else is
+left to cwltool, whole. A planned tool's jobs (:class:`FastJob`) are still
+cwltool job objects (our :class:`~cwl_runner.tools.ScheduledJob` mixed into
+cwltool's ``CommandLineJob``): the command line comes from the plan, the
+environment from cwltool's own ``prepare_environment``, the resources from the
+tool's ``evalResources``, and they are submitted, recorded and finished by the
+same code as every other job. Per job, any value the plan does not cover (a
+wrong type, a missing required input, an int out of range) sends that job down
+cwltool's path, which reports it as cwltool does; so does any output that is not
+one regular file where the plan expects it (missing, a link, a directory, or a
+``cwl.output.json`` beside it): those outputs are collected by cwltool's own
+``collect_output_ports``.
+
+``RUNNER_CWL_FASTPATH=0`` turns the fast path off; ``RUNNER_CWL_FASTPATH=check``
+builds every planned job both ways and fails the run on any difference in the
+command line, environment, streams, resources, exit codes or collected outputs
+(tests/test_fastpath.py runs the conformance tools that way).
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import logging
+import os
+import stat
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from cwltool.errors import WorkflowException
+from cwltool.job import CommandLineJob
+from cwltool.utils import aslist, cmp_like_py2
+from schema_salad.ref_resolver import file_uri
+from schema_salad.utils import json_dumps
+
+from .tools import ScheduledJob
+
+if TYPE_CHECKING:
+    from cwltool.context import RuntimeContext
+
+    from .tools import RunnerCommandLineTool
+
+_logger = logging.getLogger("cwltool")
+
+MODE_ENV = "RUNNER_CWL_FASTPATH"
+
+#: requirements (and hints) whose effect on a job is fixed per tool, or nil for a
+#: job that stages nothing and runs no container (DockerRequirement is checked
+#: against the run: with containers the job goes to cwltool)
+_ALLOWED = {
+    "InlineJavascriptRequirement",
+    "ScatterFeatureRequirement",
+    "SubworkflowFeatureRequirement",
+    "StepInputExpressionRequirement",
+    "MultipleInputFeatureRequirement",
+    "ResourceRequirement",
+    "EnvVarRequirement",
+    "NetworkAccess",
+    "WorkReuse",
+    "ToolTimeLimit",
+    "LoadListingRequirement",
+    "DockerRequirement",
+}
+_SCALARS: dict[str, type] = {"string": str, "int": int, "long": int, "boolean": bool}
+_INT_RANGE = (-(2**31), 2**31 - 1)  # what cwltool's validation accepts for "int"
+_GLOB_CHARS = set("*?[]{}\\/")
+
+
+def mode() -> str:
+    """'on', 'off' or 'check' (``$RUNNER_CWL_FASTPATH``)."""
+    value = os.environ.get(MODE_ENV, "1").strip().lower()
+    if value in ("0", "off", "no", "false"):
+        return "off"
+    if value == "check":
+        return "check"
+    return "on"
+
+
+@dataclass
+class _Input:
+    name: str
+    kind: str  # string, int, long, boolean
+    optional: bool
+    has_default: bool = False
+    default: Any = None
+    bound: bool = False
+    prefix: str | None = None
+    separate: bool = True
+
+    def value(self, job_order: Any) -> tuple[bool, Any]:
+        """(ok, the value a job binds): not ok when cwltool must judge the value."""
+        v = job_order.get(self.name)
+        if v is None:
+            if self.has_default:
+                v = self.default
+            elif self.optional:
+                return True, None
+            else:
+                return False, None
+        if type(v) is not _SCALARS[self.kind]:
+            return False, None
+        if self.kind == "int" and not _INT_RANGE[0] <= v <= _INT_RANGE[1]:
+            return False, None
+        return True, v
+
+
+@dataclass
+class _Output:
+    name: str
+    glob: str
+
+
+@dataclass
+class Plan:
+    """What every job of one tool shares."""
+
+    inputs: list[_Input]
+    #: the command line in cwltool's order: a literal string, or the input bound there
+    order: list[str | _Input]
+    outputs: list[_Output]
+    stdout: str | None
+    stderr: str | None
+    env: dict[str, str]
+    timelimit: int | None
+    networkaccess: bool
+    docker: bool
+    success_codes: list[int] = field(default_factory=list)
+    temporary_fail_codes: list[int] = field(default_factory=list)
+    permanent_fail_codes: list[int] = field(default_factory=list)
+    resources: dict[str, Any] | None = None
+
+    def command_line(self, job_order: Any) -> tuple[list[str], dict[str, Any]] | None:
+        """The job's command line and its input values, or None (cwltool's path)."""
+        values: dict[str, Any] = {}
+        for inp in self.inputs:
+            ok, v = inp.value(job_order)
+            if not ok:
+                return None
+            values[inp.name] = v
+        argv: list[str] = []
+        for part in self.order:
+            if isinstance(part, str):
+                argv.append(part)
+                continue
+            v = values[part.name]
+            if v is None or v is False:
+                continue
+            if v is True:
+                if part.prefix:
+                    argv.append(part.prefix)
+                continue
+            text = str(v)
+            if part.separate:
+                if part.prefix is not None:
+                    argv.append(part.prefix)
+                argv.append(text)
+            else:
+                argv.append(f"{part.prefix}{text}")
+        return argv, values
+
+
+def _shortname(ident: str) -> str:
+    return ident.rsplit("#", 1)[-1].rsplit("/", 1)[-1]
+
+
+def _no_expressions(document: Any) -> bool:
+    text = json_dumps(document)
+    return "$(" not in text and "${" not in text
+
+
+def _literal_name(name: Any) -> bool:
+    return (
+        isinstance(name, str)
+        and bool(name)
+        and not os.path.isabs(name)
+        and ".." not in name
+        and not (_GLOB_CHARS & set(name))
+        and name not in (".", "cwl.output.json")
+    )
+
+
+def plan_for(tool: RunnerCommandLineTool) -> Plan | None:
+    """The plan of ``tool``'s jobs, or None when cwltool must build them."""
+    try:
+        return _plan(tool)
+    except (KeyError, TypeError, ValueError, AttributeError) as err:  # an unusual document
+        _logger.debug("fast path: %s not planned (%s)", tool.tool.get("id"), err)
+        return None
+
+
+def _plan(tool: RunnerCommandLineTool) -> Plan | None:
+    doc = tool.tool
+    if not _no_expressions(doc):
+        return None
+    for req in [*tool.requirements, *tool.hints]:
+        if req.get("class") not in _ALLOWED:
+            return None
+    for key in ("stdin", "shellQuote"):
+        if key in doc:
+            return None
+    inputs: list[_Input] = []
+    bindings: list[dict[str, Any]] = []
+    for param in doc["inputs"]:
+        types = aslist(param["type"])
+        optional = "null" in types
+        kinds = [t for t in types if t != "null"]
+        if len(kinds) != 1 or kinds[0] not in _SCALARS:
+            return None
+        if set(param) - {"id", "type", "inputBinding", "default", "doc", "label"}:
+            return None
+        inp = _Input(_shortname(param["id"]), kinds[0], optional)
+        if "default" in param:
+            default = param["default"]
+            if default is not None and type(default) is not _SCALARS[inp.kind]:
+                return None
+            inp.has_default, inp.default = True, default
+        binding = param.get("inputBinding")
+        if binding is not None:
+            if set(binding) - {"position", "prefix", "separate"}:
+                return None
+            position = binding.get("position", 0)
+            prefix = binding.get("prefix")
+            separate = binding.get("separate", True)
+            if type(position) is not int or (prefix is not None and not isinstance(prefix, str)):
+                return None
+            if not isinstance(separate, bool) or (prefix is None and not separate):
+                return None
+            inp.bound, inp.prefix, inp.separate = True, prefix, separate
+            bindings.append({"position": [position, inp.name], "part": inp})
+        inputs.append(inp)
+    for index, command in enumerate(aslist(doc.get("baseCommand", []))):
+        if not isinstance(command, str):
+            return None
+        bindings.append({"position": [-1000000, index], "part": command})
+    for index, arg in enumerate(doc.get("arguments", [])):
+        if not isinstance(arg, str):
+            return None
+        bindings.append({"position": [0, index], "part": arg})
+    bindings.sort(key=functools.cmp_to_key(cmp_like_py2))
+    outputs: list[_Output] = []
+    for port in doc["outputs"]:
+        if port.get("type") != "File" or set(port) - {"id", "type", "outputBinding", "doc", "label"}:
+            return None
+        binding = port.get("outputBinding") or {}
+        if set(binding) != {"glob"} or not _literal_name(binding["glob"]):
+            return None
+        outputs.append(_Output(_shortname(port["id"]), binding["glob"]))
+    streams = {}
+    for stream in ("stdout", "stderr"):
+        name = doc.get(stream)
+        if name is not None and not _literal_name(name):
+            return None
+        streams[stream] = name
+    docker = any(r["class"] == "DockerRequirement" for r in [*tool.requirements, *tool.hints])
+    env = {}
+    evr, _ = tool.get_requirement("EnvVarRequirement")
+    if evr is not None:
+        env = {e["envName"]: e["envValue"] for e in evr["envDef"]}
+    limit, _ = tool.get_requirement("ToolTimeLimit")
+    timelimit = limit["timelimit"] if limit is not None else None
+    access, _ = tool.get_requirement("NetworkAccess")
+    networkaccess = bool(access["networkAccess"]) if access is not None else False
+    return Plan(
+        inputs=inputs,
+        order=[b["part"] for b in bindings],
+        outputs=outputs,
+        stdout=streams["stdout"],
+        stderr=streams["stderr"],
+        env=env,
+        timelimit=timelimit,
+        networkaccess=networkaccess,
+        docker=docker,
+        success_codes=list(doc.get("successCodes", [])),
+        temporary_fail_codes=list(doc.get("temporaryFailCodes", [])),
+        permanent_fail_codes=list(doc.get("permanentFailCodes", [])),
+    )
+
+
+def usable(plan: Plan, rc: RuntimeContext) -> bool:
+    """Whether this run lets a planned tool's jobs take the fast path."""
+    if rc.research_obj is not None or rc.builder is not None or rc.cachedir:
+        return False
+    if rc.use_container and (plan.docker or rc.default_container):
+        return False
+    return True
+
+
+class _Dirs:
+    """What the job key and cwltool's helpers read from a job's builder."""
+
+    __slots__ = ("outdir", "tmpdir", "stagedir", "resources")
+
+    def __init__(self, outdir: str, tmpdir: str, stagedir: str, resources: dict[str, Any]) -> None:
+        self.outdir, self.tmpdir, self.stagedir, self.resources = outdir, tmpdir, stagedir, resources
+
+    def get_requirement(self, name: str) -> tuple[None, bool]:
+        return None, False  # JobBase._setup asks for CUDARequirement: never in a plan
+
+
+class FastJob(ScheduledJob, CommandLineJob):
+    """A job of a planned tool: cwltool's host job object, filled in from the plan
+    instead of from a Builder; it runs and finishes as every scheduled job does."""
+
+    tool_object: RunnerCommandLineTool
+    plan: Plan
+    compute_checksum = True
+    #: RUNNER_CWL_FASTPATH=check: compare the outputs with cwltool's collection
+    checking = False
+
+    def _prepare_and_execute(self, runtimeContext: RuntimeContext, tmpdir_lock: Any) -> None:
+        # what CommandLineJob.run and JobBase._setup do, for a job that stages
+        # nothing and whose directories get_outdir/get_tmpdir just made
+        self.base_path_logs = runtimeContext.set_log_dir(self.outdir, runtimeContext.log_dir, self.name)
+        self._execute([], self.environment, runtimeContext)
+
+    def collect_fast(self, outdir: str, rcode: int) -> dict[str, Any]:
+        """The outputs, as cwltool's collect_output_ports gives them, when each is one
+        regular file where the plan says; otherwise cwltool's own collection."""
+        found: list[tuple[str, str, os.stat_result]] = []
+        for port in self.plan.outputs:
+            path = os.path.join(outdir, port.glob)
+            try:
+                info = os.lstat(path)
+            except OSError:
+                return self.collect_slow(outdir, rcode)
+            if not stat.S_ISREG(info.st_mode):
+                return self.collect_slow(outdir, rcode)
+            found.append((port.name, path, info))
+        if os.path.lexists(os.path.join(outdir, "cwl.output.json")):
+            return self.collect_slow(outdir, rcode)
+        outputs: dict[str, Any] = {}
+        mutations = self.runtime_context.mutation_manager
+        for name, path, info in found:
+            basename = os.path.basename(path)
+            nameroot, nameext = os.path.splitext(basename)
+            obj: dict[str, Any] = {
+                "location": file_uri(path),
+                "basename": basename,
+                "nameroot": nameroot,
+                "nameext": nameext,
+                "class": "File",
+            }
+            if self.compute_checksum:
+                obj["checksum"] = "sha1$" + _sha1(path)
+            obj["size"] = info.st_size
+            if mutations is not None:
+                mutations.set_generation(obj)
+            outputs[name] = obj
+        self.confined = True  # regular files directly in the (real) output directory
+        if self.checking:
+            theirs = self.collect_slow(outdir, rcode)
+            if outputs != theirs:
+                raise WorkflowException(
+                    f"fast path check: [job {self.name}] outputs differ: fast {json_dumps(outputs)} "
+                    f"!= cwltool {json_dumps(theirs)}"
+                )
+        return outputs
+
+    def collect_slow(self, outdir: str, rcode: int) -> dict[str, Any]:
+        """cwltool's collect_output_ports, with a builder made for this job."""
+        rc = self.runtime_context.copy()
+        rc.outdir, rc.tmpdir, rc.stagedir = self.outdir, self.tmpdir, self.stagedir
+        tool = self.tool_object
+        builder = tool._init_job(self.joborder, rc)
+        builder.pathmapper = tool.make_path_mapper(builder.files, builder.stagedir, rc, True)
+        return tool.collect_output_ports(  # type: ignore[no-any-return]
+            tool.tool["outputs"], builder, outdir, rcode, compute_checksum=self.compute_checksum, jobname=self.name
+        )
+
+
+def _sha1(path: str) -> str:
+    with open(path, "rb") as handle:
+        return hashlib.file_digest(handle, "sha1").hexdigest()  # nosec - CWL's checksum
+
+
+def make_job(
+    tool: RunnerCommandLineTool,
+    plan: Plan,
+    job_order: Any,
+    output_callbacks: Any,
+    rc: RuntimeContext,
+) -> FastJob | None:
+    """A planned tool's job for ``job_order``, or None (cwltool's path)."""
+    built = plan.command_line(job_order)
+    if built is None:
+        return None
+    argv, values = built
+    from cwltool import process
+
+    name = process.uniquename(rc.name or process.shortname(tool.tool.get("id", "job")))
+    fs_access = rc.make_fs_access(rc.basedir)
+    outdir = fs_access.realpath(rc.get_outdir())
+    tmpdir = fs_access.realpath(rc.get_tmpdir())
+    stagedir = fs_access.realpath(rc.get_stagedir())
+    if plan.resources is None or rc.select_resources is not None:
+        resources = tool.evalResources(None, rc)  # type: ignore[arg-type] # literal values only
+        if rc.select_resources is None:
+            plan.resources = resources
+    else:
+        resources = plan.resources
+    job = FastJob(
+        _Dirs(outdir, tmpdir, stagedir, dict(resources)),
+        values,
+        tool.make_path_mapper,
+        tool.requirements,
+        tool.hints,
+        name,
+    )
+    job.tool_object = tool
+    job.plan = plan
+    job.runtime_context = rc
+    job.compute_checksum = rc.compute_checksum is not False
+    job.prov_obj = tool.prov_obj
+    job.successCodes = plan.success_codes
+    job.temporaryFailCodes = plan.temporary_fail_codes
+    job.permanentFailCodes = plan.permanent_fail_codes
+    job.stdout, job.stderr = plan.stdout, plan.stderr
+    job.outdir, job.tmpdir, job.stagedir = outdir, tmpdir, stagedir
+    job.timelimit = plan.timelimit
+    job.networkaccess = plan.networkaccess
+    job.prepare_environment(rc, plan.env)
+    job.command_line = argv
+    job.collect_outputs = job.collect_fast  # type: ignore[assignment]
+    job.output_callback = output_callbacks
+    return job
+
+
+def check(fast: FastJob, slow: Any, rc: RuntimeContext) -> None:
+    """RUNNER_CWL_FASTPATH=check: fail unless cwltool built the same job."""
+    diffs = compare(fast, slow)
+    executor = getattr(rc, "runner_executor", None)
+    for path in (slow.outdir, slow.tmpdir):
+        if executor is not None and path != fast.outdir:
+            executor.discard(path)
+    if diffs:
+        raise WorkflowException(f"fast path check: [job {fast.name}] " + "; ".join(diffs))
+    fast.checking = True
+
+
+def compare(fast: FastJob, slow: Any) -> list[str]:
+    """What differs between a planned job and cwltool's job for the same inputs."""
+    diffs = []
+
+    def same(what: str, a: Any, b: Any) -> None:
+        if a != b:
+            diffs.append(f"{what}: fast {json.dumps(a, default=str)} != cwltool {json.dumps(b, default=str)}")
+
+    def local(value: Any) -> Any:  # the two jobs have their own directories
+        text = json.dumps(value, default=str)
+        for mine, theirs in ((fast.outdir, slow.outdir), (fast.tmpdir, slow.tmpdir)):
+            text = text.replace(theirs, mine)
+        return json.loads(text)
+
+    same("command line", fast.command_line, local([str(a) for a in slow.command_line]))
+    same("environment", dict(fast.environment), local(dict(slow.environment)))
+    same("streams", [fast.stdin, fast.stdout, fast.stderr], [slow.stdin, slow.stdout, slow.stderr])
+    same("resources", fast._resources(), slow._resources())
+    same("timelimit", fast.timelimit, slow.timelimit)
+    same(
+        "exit codes",
+        [list(fast.successCodes), list(fast.temporaryFailCodes), list(fast.permanentFailCodes)],
+        [list(slow.successCodes), list(slow.temporaryFailCodes), list(slow.permanentFailCodes)],
+    )
+    return diffs
