@@ -129,6 +129,8 @@ class RunEvents:
             entry["tries"] = getattr(result, "attempt", 1)  # with --retry-count: the attempt that ended it
             entry["failure"] = getattr(result, "failure", None)
             entry["error"] = result.error or error or None
+            if result.no_log:
+                entry["log"] = None
         else:
             entry["ended"] = time.time()
             entry["error"] = error or None

@@ -233,6 +233,7 @@ class Executor(JobExecutor):
         self._state_changed = True
         if job.outdir and not self._outdirs_in_store:
             self.output_dirs.add(job.outdir)
+        record.lazy_log = not self.log_dir  # with --log-dir the user asked for every job's log
         self.events.submitted(record, step_of(job), scatter_index(job))
         if self.enforce_memory and not record.cidfile:  # containers: the engine's limits
             record.enforce_memory = True

@@ -61,7 +61,7 @@ def summary(failures: list[Failure], log_dir: str) -> str | None:
             if last:
                 lines.append(f"  last lines of {log}:")
                 lines.extend("    " + line for line in last)
-        if first.record.log and first.record.log != log:
+        if first.record.log and first.record.log != log and os.path.exists(first.record.log):
             lines.append(f"  job log: {first.record.log}")
     if len(real) > 1:
         lines.append(
@@ -70,7 +70,7 @@ def summary(failures: list[Failure], log_dir: str) -> str | None:
             + (", ..." if len(real) > 6 else "")
             + ")"
         )
-    lines.append(f"  logs of every job: {log_dir}")
+    lines.append(f"  job logs: {log_dir}")
     return "\n".join(lines)
 
 

@@ -41,7 +41,7 @@ import logging
 import os
 import stat
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from cwltool.errors import WorkflowException
 from cwltool.job import CommandLineJob
@@ -50,8 +50,10 @@ from schema_salad.ref_resolver import file_uri
 from schema_salad.utils import json_dumps
 
 from .tools import ScheduledJob
+from .workdirs import RunnerRuntimeContext
 
 if TYPE_CHECKING:
+    from cwltool.builder import Builder
     from cwltool.context import RuntimeContext
 
     from .tools import RunnerCommandLineTool
@@ -60,9 +62,12 @@ _logger = logging.getLogger("cwltool")
 
 MODE_ENV = "RUNNER_CWL_FASTPATH"
 
+#: jobs this process built on the fast path (tests and --debug read it)
+jobs_built = 0
+
 #: requirements (and hints) whose effect on a job is fixed per tool, or nil for a
-#: job that stages nothing and runs no container (DockerRequirement is checked
-#: against the run: with containers the job goes to cwltool)
+#: job that stages nothing (a DockerRequirement is planned, but its jobs go to
+#: cwltool: see :func:`usable`)
 _ALLOWED = {
     "InlineJavascriptRequirement",
     "ScatterFeatureRequirement",
@@ -78,7 +83,7 @@ _ALLOWED = {
     "DockerRequirement",
 }
 _SCALARS: dict[str, type] = {"string": str, "int": int, "long": int, "boolean": bool}
-_INT_RANGE = (-(2**31), 2**31 - 1)  # what cwltool's validation accepts for "int"
+_INT_RANGE: tuple[int, int] = (-(2**31), 2**31 - 1)  # what cwltool's validation accepts for "int"
 _GLOB_CHARS = set("*?[]{}\\/")
 
 
@@ -105,7 +110,7 @@ class _Input:
 
     def value(self, job_order: Any) -> tuple[bool, Any]:
         """(ok, the value a job binds): not ok when cwltool must judge the value."""
-        v = job_order.get(self.name)
+        v: Any = job_order.get(self.name)
         if v is None:
             if self.has_default:
                 v = self.default
@@ -115,7 +120,7 @@ class _Input:
                 return False, None
         if type(v) is not _SCALARS[self.kind]:
             return False, None
-        if self.kind == "int" and not _INT_RANGE[0] <= v <= _INT_RANGE[1]:
+        if self.kind == "int" and not _INT_RANGE[0] <= cast(int, v) <= _INT_RANGE[1]:
             return False, None
         return True, v
 
@@ -144,6 +149,7 @@ class Plan:
     temporary_fail_codes: list[int] = field(default_factory=list)
     permanent_fail_codes: list[int] = field(default_factory=list)
     resources: dict[str, Any] | None = None
+    requirements_key: tuple[int, int, int, int] = (0, 0, 0, 0)
 
     def command_line(self, job_order: Any) -> tuple[list[str], dict[str, Any]] | None:
         """The job's command line and its input values, or None (cwltool's path)."""
@@ -204,9 +210,16 @@ def plan_for(tool: RunnerCommandLineTool) -> Plan | None:
         return None
 
 
+def requirements_key(tool: RunnerCommandLineTool) -> tuple[int, int, int, int]:
+    """Which requirement and hint lists a plan was made from: cwltool appends an input
+    object's ``cwl:requirements`` to a tool after it was made, and drops hints."""
+    return (id(tool.requirements), len(tool.requirements), id(tool.hints), len(tool.hints))
+
+
 def _plan(tool: RunnerCommandLineTool) -> Plan | None:
     doc = tool.tool
-    if not _no_expressions(doc):
+    # inherited and added requirements are not in the document
+    if not _no_expressions(doc) or not _no_expressions([tool.requirements, tool.hints]):
         return None
     for req in [*tool.requirements, *tool.hints]:
         if req.get("class") not in _ALLOWED:
@@ -268,14 +281,20 @@ def _plan(tool: RunnerCommandLineTool) -> Plan | None:
             return None
         streams[stream] = name
     docker = any(r["class"] == "DockerRequirement" for r in [*tool.requirements, *tool.hints])
-    env = {}
-    evr, _ = tool.get_requirement("EnvVarRequirement")
+    env: dict[str, str] = {}
+    evr: Any = tool.get_requirement("EnvVarRequirement")[0]
     if evr is not None:
         env = {e["envName"]: e["envValue"] for e in evr["envDef"]}
-    limit, _ = tool.get_requirement("ToolTimeLimit")
+        if not all(isinstance(v, str) for v in env.values()):
+            return None
+    limit: Any = tool.get_requirement("ToolTimeLimit")[0]
     timelimit = limit["timelimit"] if limit is not None else None
-    access, _ = tool.get_requirement("NetworkAccess")
-    networkaccess = bool(access["networkAccess"]) if access is not None else False
+    if timelimit is not None and (type(timelimit) is not int or timelimit < 0):
+        return None  # cwltool's error
+    access: Any = tool.get_requirement("NetworkAccess")[0]
+    networkaccess = access["networkAccess"] if access is not None else False
+    if not isinstance(networkaccess, bool):
+        return None
     return Plan(
         inputs=inputs,
         order=[b["part"] for b in bindings],
@@ -289,6 +308,7 @@ def _plan(tool: RunnerCommandLineTool) -> Plan | None:
         success_codes=list(doc.get("successCodes", [])),
         temporary_fail_codes=list(doc.get("temporaryFailCodes", [])),
         permanent_fail_codes=list(doc.get("permanentFailCodes", [])),
+        requirements_key=requirements_key(tool),
     )
 
 
@@ -296,7 +316,9 @@ def usable(plan: Plan, rc: RuntimeContext) -> bool:
     """Whether this run lets a planned tool's jobs take the fast path."""
     if rc.research_obj is not None or rc.builder is not None or rc.cachedir:
         return False
-    if rc.use_container and (plan.docker or rc.default_container):
+    # DockerRequirement: a container, or (required, with --no-container) cwltool's
+    # "unsupported requirement" from make_job_runner
+    if plan.docker or (rc.use_container and rc.default_container):
         return False
     return True
 
@@ -319,6 +341,7 @@ class FastJob(ScheduledJob, CommandLineJob):
 
     tool_object: RunnerCommandLineTool
     plan: Plan
+    runtime_context: RuntimeContext
     compute_checksum = True
     #: RUNNER_CWL_FASTPATH=check: compare the outputs with cwltool's collection
     checking = False
@@ -360,7 +383,7 @@ class FastJob(ScheduledJob, CommandLineJob):
                 obj["checksum"] = "sha1$" + _sha1(path)
             obj["size"] = info.st_size
             if mutations is not None:
-                mutations.set_generation(obj)
+                mutations.set_generation(cast(Any, obj))
             outputs[name] = obj
         self.confined = True  # regular files directly in the (real) output directory
         if self.checking:
@@ -375,7 +398,7 @@ class FastJob(ScheduledJob, CommandLineJob):
     def collect_slow(self, outdir: str, rcode: int) -> dict[str, Any]:
         """cwltool's collect_output_ports, with a builder made for this job."""
         rc = self.runtime_context.copy()
-        rc.outdir, rc.tmpdir, rc.stagedir = self.outdir, self.tmpdir, self.stagedir
+        rc.outdir, rc.tmpdir, rc.stagedir = self.outdir, self.tmpdir, self.stagedir or ""
         tool = self.tool_object
         builder = tool._init_job(self.joborder, rc)
         builder.pathmapper = tool.make_path_mapper(builder.files, builder.stagedir, rc, True)
@@ -404,10 +427,15 @@ def make_job(
     from cwltool import process
 
     name = process.uniquename(rc.name or process.shortname(tool.tool.get("id", "job")))
-    fs_access = rc.make_fs_access(rc.basedir)
-    outdir = fs_access.realpath(rc.get_outdir())
-    tmpdir = fs_access.realpath(rc.get_tmpdir())
-    stagedir = fs_access.realpath(rc.get_stagedir())
+    made = rc.job_dirs() if isinstance(rc, RunnerRuntimeContext) else None
+    if made is None:  # as cwltool's _init_job
+        fs_access = rc.make_fs_access(rc.basedir)
+        made = (
+            fs_access.realpath(rc.get_outdir()),
+            fs_access.realpath(rc.get_tmpdir()),
+            fs_access.realpath(rc.get_stagedir()),
+        )
+    outdir, tmpdir, stagedir = made
     if plan.resources is None or rc.select_resources is not None:
         resources = tool.evalResources(None, rc)  # type: ignore[arg-type] # literal values only
         if rc.select_resources is None:
@@ -415,7 +443,7 @@ def make_job(
     else:
         resources = plan.resources
     job = FastJob(
-        _Dirs(outdir, tmpdir, stagedir, dict(resources)),
+        cast("Builder", _Dirs(outdir, tmpdir, stagedir, dict(resources))),
         values,
         tool.make_path_mapper,
         tool.requirements,
@@ -438,6 +466,8 @@ def make_job(
     job.command_line = argv
     job.collect_outputs = job.collect_fast  # type: ignore[assignment]
     job.output_callback = output_callbacks
+    global jobs_built
+    jobs_built += 1
     return job
 
 

@@ -34,6 +34,9 @@ class JobRecord:
     container_engine: str | None = None
     #: where the tool's stdout/stderr go when the tool does not capture them
     log: str | None = None
+    #: write ``log`` only for a job that wrote something there or did not exit 0
+    #: (logs in the job store, no --log-dir: most jobs then create no file)
+    lazy_log: bool = False
     outdir: str = ""
     tmpdir: str = ""
     #: the tool's exit codes (CWL successCodes, temporaryFailCodes, permanentFailCodes)
@@ -95,6 +98,8 @@ class JobResult:
     injected: bool = False
     #: which attempt this was (set by the scheduler on the attempt it reports)
     attempt: int = 1
+    #: the record's lazy log was not written (the job exited 0 and wrote nothing there)
+    no_log: bool = False
 
     def to_json(self) -> bytes:
         return json.dumps(asdict(self), separators=(",", ":")).encode()

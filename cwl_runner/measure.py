@@ -2,9 +2,9 @@
 
 - ``wait(proc)`` runs in the job's thread. Until the process ends it reads the
   process's peak resident memory (the kernel's VmHWM, exact since its exec) at
-  once, at 1, 2, 4, ... ms, every 50 ms up to 2 s and then every second, waking
-  at once when the process exits (a pidfd): even a job of a few milliseconds
-  gets a figure, and no job's end is noticed later than without sampling.
+  1, 2, 4, ... ms, every 50 ms up to 2 s and then every second, waking at once
+  when the process exits (a pidfd): even a job of a few milliseconds gets a
+  figure, and no job's end is noticed later than without sampling.
   Then it reaps the process with ``os.wait4``, whose rusage gives the CPU
   time (user and system) of the process and of every descendant it waited
   for, and ``ru_maxrss``. A forked child's ``ru_maxrss``
@@ -49,7 +49,9 @@ def _watch_until_exit(pid: int) -> int:
         fd = os.pidfd_open(pid)
     except (AttributeError, OSError):  # no pidfds (old kernel): the tree sampler only
         return 0
-    peak = _hwm(pid)  # at once: a lower bound even for a job of a millisecond
+    # no read at once: a job that ends within the first millisecond (most of a
+    # scatter of small commands) costs no /proc read; its figure is its rusage
+    peak = 0
     try:
         poller = select.poll()
         poller.register(fd, select.POLLIN)
@@ -95,13 +97,22 @@ def _hwm(pid: int) -> int:
     return 0
 
 
+_own: list[float] = [0.0, -1.0]  # (bytes, when read)
+
+
 def own_rss() -> int:
-    """This process's resident memory now, in bytes (what a child inherits at fork)."""
+    """This process's resident memory, in bytes (what a child inherits at fork): read
+    at most every 0.2 s, since jobs start far more often than it changes."""
+    now = time.monotonic()
+    if now - _own[1] < 0.2:
+        return int(_own[0])
     try:
         with open("/proc/self/statm", "rb") as handle:
-            return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+            value = int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
     except (OSError, ValueError, IndexError):
         return 0
+    _own[0], _own[1] = value, now
+    return value
 
 
 def peak_memory(usage: Any, tree_peak: int, inherited: int) -> int:

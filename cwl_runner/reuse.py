@@ -244,4 +244,3 @@ class Cache:
             handle.write(text)
         os.replace(tmp_file, done)
         return json.loads(text)
-

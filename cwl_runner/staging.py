@@ -241,4 +241,3 @@ def _s3_children(url: str) -> Iterator[str]:
         name = key[len(base) :].rstrip("/")
         if name:
             yield remote.s3_url(bucket, key.rstrip("/"))
-

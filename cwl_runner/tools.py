@@ -298,7 +298,9 @@ class RunnerCommandLineTool(CommandLineTool):
         if plan is not None:
             from . import fastpath
 
-            if fastpath.usable(plan, runtimeContext):
+            if plan.requirements_key != fastpath.requirements_key(self):
+                plan = self.fast_plan = fastpath.plan_for(self)
+            if plan is not None and fastpath.usable(plan, runtimeContext):
                 slow = None
                 if self.fast_mode == "check":
                     slow = next(iter(super().job(job_order, output_callbacks, runtimeContext)))
@@ -309,7 +311,7 @@ class RunnerCommandLineTool(CommandLineTool):
                     fast.step_name = step
                     yield fast
                     return
-                if slow is not None:
+                if isinstance(slow, ScheduledJob):
                     slow.step_name = step
                     yield slow
                     return

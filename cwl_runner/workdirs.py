@@ -200,6 +200,20 @@ class RunnerRuntimeContext(RuntimeContext):
     """cwltool's RuntimeContext with job directories from :class:`WorkDirs`."""
 
     runner_workdirs: WorkDirs | None = None
+    #: the directories job directories are made in, known to be their own realpath
+    runner_real_roots: tuple[str, ...] = ()
+
+    def job_dirs(self) -> tuple[str, str, str] | None:
+        """A new job's output, temporary and staging directories, resolved, when all
+        three come from WorkDirs in a real root (mkdtemp's names hold no links, so
+        each is its own realpath); None when cwltool's way must be taken."""
+        if self.runner_workdirs is None or self.outdir or self.tmpdir or self.stagedir:
+            return None
+        dirs = (self.create_outdir(), self.create_tmpdir(), self.get_stagedir())
+        roots = self.runner_real_roots
+        if all(os.path.dirname(d) in roots for d in dirs):
+            return dirs
+        return None
 
     def create_outdir(self) -> str:
         if self.runner_workdirs is None:
@@ -229,6 +243,7 @@ def use_workdirs(runtime_context: RuntimeContext, workdirs: WorkDirs) -> Runtime
         if prefix and os.path.isdir(os.path.dirname(prefix))
     }
     real = tuple(sorted(r for r in roots if os.path.realpath(r) == r))
+    context.runner_real_roots = real  # type: ignore[attr-defined]
     if real:
         base = context.make_fs_access
         fast: type[StdFsAccess] = type(f"Fast{base.__name__}", (FastRealpath, base), {"real_roots": real})
@@ -272,5 +287,3 @@ def _real_below(root: str, rest: str, path: str) -> str:
         except OSError:
             return os.path.realpath(path)
     return path
-
-

@@ -29,6 +29,7 @@ def execute(
     record: JobRecord,
     on_start: Callable[[subprocess.Popen[bytes]], None] | None = None,
     process_group: int | None = None,
+    lazy: bool = False,
 ) -> JobResult:
     """Run ``record``'s command to completion and say how it ended.
 
@@ -40,6 +41,8 @@ def execute(
     to our stderr without one), never to our stdout, which carries the JSON.
     The log file also gets the command line first and the exit reason last.
     The result carries the job's CPU time and peak memory (``measure.py``).
+    With ``lazy`` (jobs run by threads of a long-lived process), a record's
+    ``lazy_log`` is honoured: see :class:`_Scratch`.
     """
     started = time.time()
     files: list[Any] = []
@@ -54,10 +57,15 @@ def execute(
             return JobResult(record.id, 1, started, time.time(), error=f"memory cgroup: {err}", failure="system")
         argv = cgroup.wrap(argv)
     # the job's log stays open (appending) from its header to its footer: one open
-    # per job instead of three (creating files is what costs here)
+    # per job instead of three (creating files is what costs here). A lazy log
+    # (``lazy`` and record.lazy_log) starts in this thread's scratch file instead,
+    # and becomes the log file only if the job wrote to it or did not exit 0.
     log_file: Any = None
+    scratch: Any = None
     try:
-        if record.log:
+        if record.log and lazy and record.lazy_log:
+            scratch = _Scratch.of(os.path.dirname(record.log))
+        if record.log and scratch is None:
             log_file = open(record.log, "ab")
             log_file.write(_log_header(record, started))
             log_file.flush()  # before the job appends its own output
@@ -65,7 +73,9 @@ def execute(
         if record.stdin:
             files.append(stdin)
         log: Any = sys.stderr.fileno()
-        if log_file is not None and not (record.stdout and record.stderr):
+        if scratch is not None and not (record.stdout and record.stderr):
+            log = scratch.fd
+        elif log_file is not None and not (record.stdout and record.stderr):
             log = log_file
             if record.attempt > 1:
                 try:
@@ -108,6 +118,8 @@ def execute(
         result = JobResult(
             record.id, 127, started, time.time(), error=full or f"{record.argv[0]}: {what}", failure=failure
         )
+        if scratch is not None:
+            log_file = scratch.keep(record, started, force=True)
         _log_footer(log_file, result, f"could not start: {result.error}")
         return result
     for handle in files:
@@ -171,8 +183,62 @@ def execute(
         result.cpu_system = round(usage.ru_stime, 3)
     result.peak_rss = measure.peak_memory(usage, max(root_peak, tree_peak), inherited)
     reason = "killed by --inject-faults" if result.injected else exit_reason(result, record.timelimit)
+    if scratch is not None:
+        log_file = scratch.keep(record, started, force=bool(code or result.error or result.timed_out))
+        result.no_log = log_file is None
     _log_footer(log_file, result, f"{reason}; {result.error}" if result.error else reason)
     return result
+
+
+class _Scratch:
+    """A job thread's scratch file for the uncaptured output of its jobs, one job at
+    a time: emptied before each job, copied into the job's log only when needed."""
+
+    _local = threading.local()
+
+    def __init__(self, directory: str) -> None:
+        self.directory = directory
+        path = os.path.join(directory, f".scratch-{os.getpid()}-{threading.get_ident()}")
+        self.fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
+        os.unlink(path)  # only the descriptor is needed: nothing is left behind
+
+    @classmethod
+    def of(cls, directory: str) -> _Scratch | None:
+        """This thread's scratch file in ``directory``, emptied; None if none can be made."""
+        mine: _Scratch | None = getattr(cls._local, "scratch", None)
+        try:
+            if mine is None or mine.directory != directory:
+                if mine is not None:
+                    os.close(mine.fd)
+                mine = cls._local.scratch = cls(directory)
+            os.ftruncate(mine.fd, 0)
+        except OSError:
+            cls._local.scratch = None
+            return None
+        return mine
+
+    def keep(self, record: JobRecord, started: float, force: bool) -> Any:
+        """The job's log file, opened for its footer, when the job wrote to the scratch
+        file or ``force``; else None (no log for a job with nothing to say)."""
+        try:
+            size = os.fstat(self.fd).st_size
+            if not size and not force and not (record.attempt > 1 and record.log and os.path.exists(record.log)):
+                return None  # (an earlier attempt's log goes on to this one's end)
+            assert record.log is not None
+            log_file = open(record.log, "ab")
+            log_file.write(_log_header(record, started))
+            if record.attempt > 1:
+                log_file.write(f"--- runner-cwl: attempt {record.attempt} ---\n".encode())
+            offset = 0
+            while offset < size:  # (sendfile refuses a log opened for appending)
+                chunk = os.pread(self.fd, min(size - offset, 1 << 20), offset)
+                if not chunk:
+                    break
+                log_file.write(chunk)
+                offset += len(chunk)
+            return log_file
+        except OSError:  # a full disk: the job's result still stands
+            return None
 
 
 def exit_reason(result: JobResult, timelimit: int | None = None) -> str:

@@ -138,7 +138,6 @@ class RunnerWorkflowJob(WorkflowJob):
         if not self.did_callback:
             self.do_output_callback(output_callback)
 
-
     def receive_output(
         self,
         step: WorkflowJobStep,

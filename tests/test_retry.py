@@ -138,7 +138,7 @@ def test_failure_classes(tmp_path, mode, options, succeeds, runs, kind):
         (failure,) = state["failures"]
         assert failure["kind"] == kind and failure["attempts"] == runs
         assert f"({'permanentFail'}: {kind} failure, 1 attempt)" in run.stderr
-        assert "logs of every job: " in run.stderr and failure["log"]
+        assert "job logs: " in run.stderr and failure["log"]
         if mode == "sigkill":
             assert "killed by signal SIGKILL" in run.stderr
 

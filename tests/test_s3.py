@@ -220,7 +220,7 @@ def test_event_log_and_report_with_an_s3_jobstore(s3, folder, tmp_path):
     again = run_s3(s3, "report", store, "-o", str(tmp_path / "again.html"))
     assert again.returncode == 0, again.stderr
     page = (tmp_path / "again.html").read_text()
-    assert page.count('class="job-bar"') == len(doc["jobs"]) == (tmp_path / "run.html").read_text().count("job-bar\"")
+    assert page.count('class="job-bar"') == len(doc["jobs"]) == (tmp_path / "run.html").read_text().count('job-bar"')
 
 
 def test_restart_after_an_edit_reuses_from_the_bucket(s3, tmp_path):

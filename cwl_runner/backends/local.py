@@ -53,7 +53,10 @@ class LocalBackend(Backend):
                 result = self._run_worker(record)
             else:
                 result = worker.execute(
-                    record, on_start=lambda proc: self._started(record, proc), process_group=self._guard.pgid()
+                    record,
+                    on_start=lambda proc: self._started(record, proc),
+                    process_group=self._guard.pgid(),
+                    lazy=True,
                 )
         except Exception as err:  # a job's thread must always report back
             result = JobResult(record.id, 1, error=f"{type(err).__name__}: {err}", failure="system")

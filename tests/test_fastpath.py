@@ -1,0 +1,239 @@
+"""The fast path (fastpath.py): planned tools' jobs are the jobs cwltool would build.
+
+``RUNNER_CWL_FASTPATH=check`` builds every planned job both ways and fails the
+run on any difference (command line, environment, streams, resources, exit
+codes, collected outputs); ``=0`` turns the fast path off. The runs here compare
+all three, and in-process runs count the jobs that took the fast path, so a
+plan that silently never applies fails too.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from conftest import DATA, runner_cwl
+from cwltool.context import LoadingContext
+from cwltool.load_tool import load_tool
+
+from cwl_runner import api, fastpath
+from cwl_runner.factory import make_tool
+
+FAST = DATA / "fastpath"
+
+
+def _outputs(outdir: Path) -> list[str]:
+    return [p.read_text() for p in sorted(outdir.iterdir(), key=lambda p: p.name)]
+
+
+@pytest.mark.parametrize("mode", ["check", "1"])
+def test_scatter_bindings_match_cwltool(tmp_path: Path, mode: str) -> None:
+    ref = runner_cwl(
+        "--quiet",
+        "--outdir",
+        str(tmp_path / "ref"),
+        str(FAST / "scatter-args.cwl"),
+        str(FAST / "scatter-args.yml"),
+        env={fastpath.MODE_ENV: "0"},
+    )
+    assert ref.returncode == 0, ref.stderr
+    run = runner_cwl(
+        "--quiet",
+        "--outdir",
+        str(tmp_path / "fast"),
+        str(FAST / "scatter-args.cwl"),
+        str(FAST / "scatter-args.yml"),
+        env={fastpath.MODE_ENV: mode},
+    )
+    assert run.returncode == 0, run.stderr
+    assert _outputs(tmp_path / "fast") == _outputs(tmp_path / "ref")
+    first = (tmp_path / "ref" / "out.txt").read_text().splitlines()
+    assert first == ["4294967296", "first", "second", "-f", "--n=0", "-s", "a", "dee"]
+    # the output objects too (locations differ only by the output directory)
+    ours = json.dumps(run.json()).replace(str(tmp_path / "fast"), "OUT")
+    theirs = json.dumps(ref.json()).replace(str(tmp_path / "ref"), "OUT")
+    assert json.loads(ours) == json.loads(theirs)
+
+
+def test_jobs_take_the_fast_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(fastpath.MODE_ENV, "check")
+    before = fastpath.jobs_built
+    inputs = {"s": ["a", "b"], "n": [1, 2], "flag": [True, False], "opt": [None, "x"]}
+    out = api.run(str(FAST / "scatter-args.cwl"), inputs, outdir=str(tmp_path / "out"))
+    assert len(out["out"]) == 2
+    assert fastpath.jobs_built - before == 2
+
+
+def test_off_means_cwltool_builds_every_job(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(fastpath.MODE_ENV, "0")
+    before = fastpath.jobs_built
+    inputs = {"s": ["a"], "n": [1], "flag": [True], "opt": [None]}
+    api.run(str(FAST / "scatter-args.cwl"), inputs, outdir=str(tmp_path / "out"))
+    assert fastpath.jobs_built == before
+
+
+def _tool(path: Path):  # type: ignore[no-untyped-def]
+    context = LoadingContext()
+    context.construct_tool_object = make_tool
+    return load_tool(str(path), context)
+
+
+def _write(tmp_path: Path, name: str, text: str) -> Path:
+    path = tmp_path / name
+    path.write_text("cwlVersion: v1.2\nclass: CommandLineTool\n" + text)
+    return path
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        # an expression anywhere
+        "baseCommand: echo\ninputs: {m: {type: string, inputBinding: {valueFrom: $(self)}}}\noutputs: {}\n",
+        "baseCommand: echo\narguments: [$(runtime.cores)]\ninputs: {}\noutputs: {}\n",
+        # a File input: staging is cwltool's
+        "baseCommand: cat\ninputs: {f: {type: File, inputBinding: {}}}\noutputs: {}\n",
+        # arrays, floats, records
+        "baseCommand: echo\ninputs: {a: {type: 'string[]', inputBinding: {}}}\noutputs: {}\n",
+        "baseCommand: echo\ninputs: {x: {type: float, inputBinding: {}}}\noutputs: {}\n",
+        # a glob pattern, not one file name
+        "baseCommand: touch\ninputs: {}\noutputs: {o: {type: File, outputBinding: {glob: '*.txt'}}}\n",
+        # outputs cwltool evaluates
+        "baseCommand: echo\ninputs: {}\nstdout: o\n"
+        "outputs: {o: {type: string, outputBinding: {glob: o, loadContents: true}}}\n",
+        # requirements whose effect is per job
+        "requirements: {InitialWorkDirRequirement: {listing: [{entryname: a, entry: b}]}}\n"
+        "baseCommand: cat\ninputs: {}\noutputs: {}\n",
+        "requirements: {ShellCommandRequirement: {}}\nbaseCommand: echo\ninputs: {}\noutputs: {}\n",
+        # separate: false needs a prefix (cwltool's error)
+        "baseCommand: echo\ninputs: {m: {type: string, inputBinding: {separate: false}}}\noutputs: {}\n",
+    ],
+)
+def test_what_is_not_planned(tmp_path: Path, body: str) -> None:
+    assert fastpath.plan_for(_tool(_write(tmp_path, "t.cwl", body))) is None
+
+
+def test_what_is_planned(tmp_path: Path) -> None:
+    tool = _tool(FAST / "args.cwl")
+    plan = tool.fast_plan
+    assert plan is not None
+    argv, values = plan.command_line({"s": "x", "n": 3, "flag": True, "big": 5, "unbound": "u"})
+    assert argv == ["printf", "%s\\n", "5", "first", "second", "-f", "--n=3", "-s", "x", "dee"]
+    assert values["opt"] is None and values["dflt"] == "dee"
+    # values the plan does not cover go to cwltool, which judges them
+    assert plan.command_line({"s": 1, "n": 3, "flag": True, "big": 5, "unbound": "u"}) is None  # wrong type
+    assert plan.command_line({"n": 3, "flag": True, "big": 5, "unbound": "u"}) is None  # missing
+    assert plan.command_line({"s": "x", "n": 2**31, "flag": True, "big": 5, "unbound": "u"}) is None  # not an int
+    assert plan.command_line({"s": "x", "n": True, "flag": True, "big": 5, "unbound": "u"}) is None  # bool, not int
+
+
+def test_docker_requirement_is_cwltools(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path,
+        "d.cwl",
+        "requirements: {DockerRequirement: {dockerPull: 'debian:stable-slim'}}\n"
+        "baseCommand: echo\ninputs: {}\noutputs: {}\n",
+    )
+    plan = _tool(path).fast_plan
+    assert plan is not None and plan.docker
+    from cwltool.context import RuntimeContext
+
+    assert not fastpath.usable(plan, RuntimeContext({"use_container": True}))
+    # with --no-container a required DockerRequirement is cwltool's to refuse (exit 33)
+    assert not fastpath.usable(plan, RuntimeContext({"use_container": False}))
+
+
+def test_wrong_input_type_is_reported_as_cwltool_does(tmp_path: Path) -> None:
+    job = tmp_path / "job.json"
+    job.write_text(json.dumps({"message": 42}))
+    wf = Path(__file__).resolve().parent.parent / "benchmarks" / "workflows" / "echo.cwl"
+    runs = {
+        mode: runner_cwl("--quiet", "--outdir", str(tmp_path / mode), str(wf), str(job), env={fastpath.MODE_ENV: mode})
+        for mode in ("0", "1")
+    }
+    assert runs["1"].returncode == runs["0"].returncode == 1
+    assert "message" in runs["1"].stderr and "Traceback" not in runs["1"].stderr
+
+
+def test_outputs_not_where_the_plan_says_are_collected_by_cwltool(tmp_path: Path) -> None:
+    tool = _write(
+        tmp_path,
+        "o.cwl",
+        "baseCommand: [sh, -c]\ninputs: {script: {type: string, inputBinding: {}}}\n"
+        "outputs: {o: {type: File, outputBinding: {glob: o.txt}}}\n",
+    )
+    cases = {
+        # a symbolic link to a file in the output directory: allowed, followed
+        "link": "echo hi > real.txt && ln -s real.txt o.txt",
+        # cwl.output.json decides the outputs
+        "custom": 'echo hi > x.txt && echo \'{"o": {"class": "File", "path": "x.txt"}}\' > cwl.output.json',
+        # the file is missing: cwltool's error, a failed job
+        "missing": "true",
+        # a symbolic link out of the job's directory: refused
+        "escape": f"ln -s {tmp_path / 'o.cwl'} o.txt",
+    }
+    for name, script in cases.items():
+        results = {}
+        for mode in ("0", "check"):
+            out = tmp_path / f"{name}-{mode}"
+            run = runner_cwl(
+                "--quiet", "--outdir", str(out), str(tool), "--script", script, env={fastpath.MODE_ENV: mode}
+            )
+            results[mode] = (run.returncode, run.stdout.replace(str(out), "OUT"))
+        assert results["check"] == results["0"], name
+        expected = 0 if name in ("link", "custom") else 1
+        assert results["check"][0] == expected, name
+
+
+def test_requirements_from_the_input_object_are_seen(tmp_path: Path) -> None:
+    tool = _write(
+        tmp_path,
+        "env.cwl",
+        "baseCommand: [sh, -c, 'echo $TEST_ENV']\ninputs: {in: string}\nstdout: out\n"
+        "outputs: {out: {type: File, outputBinding: {glob: out}}}\n",
+    )
+    job = tmp_path / "job.yml"
+    job.write_text(
+        'in: "from the input"\ncwl:requirements:\n  - class: EnvVarRequirement\n'
+        "    envDef: [{envName: TEST_ENV, envValue: $(inputs.in)}]\n"
+    )
+    run = runner_cwl("--quiet", "--outdir", str(tmp_path / "o"), str(tool), str(job), env={fastpath.MODE_ENV: "check"})
+    assert run.returncode == 0, run.stderr
+    assert (tmp_path / "o" / "out").read_text() == "from the input\n"
+
+
+def test_lazy_job_logs(tmp_path: Path) -> None:
+    """Without --log-dir, only a job that wrote to its log, or failed, leaves one."""
+    tool = _write(
+        tmp_path, "l.cwl", "baseCommand: [sh, -c]\ninputs: {script: {type: string, inputBinding: {}}}\noutputs: {}\n"
+    )
+    wf = tmp_path / "wf.cwl"
+    wf.write_text(
+        "cwlVersion: v1.2\nclass: Workflow\nrequirements: {ScatterFeatureRequirement: {}}\n"
+        "inputs: {scripts: 'string[]'}\noutputs: {}\n"
+        f"steps:\n  s:\n    run: {tool}\n    scatter: script\n    in: {{script: scripts}}\n    out: []\n"
+    )
+    store = tmp_path / "store"
+    run = runner_cwl(
+        "--quiet",
+        "--jobstore",
+        str(store),
+        "--keep-jobstore",
+        "--outdir",
+        str(tmp_path / "o"),
+        str(wf),
+        "--scripts",
+        "true",
+        "--scripts",
+        "echo said-so >&2",
+        "--scripts",
+        "exit 3",
+    )
+    assert run.returncode == 1
+    logs = {p.name: p.read_text() for p in (store / "work" / "logs").glob("*.log")}
+    assert len(logs) == 2, logs
+    said = next(text for text in logs.values() if "said-so" in text)
+    assert said.startswith("# runner-cwl job") and "exit code 0" in said
+    failed = next(text for text in logs.values() if "said-so" not in text)
+    assert "exit 3" in failed and "exit code 3" in failed
+    assert sorted(p.name for p in (store / "work" / "logs").iterdir()) == sorted(logs)  # nothing else
