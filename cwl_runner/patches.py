@@ -37,7 +37,104 @@ def apply() -> None:
 
     copy._deepcopy_dispatch[CommentedMap] = _copy_commented_map  # type: ignore[attr-defined]
     copy._deepcopy_dispatch[CommentedSeq] = _copy_commented_seq  # type: ignore[attr-defined]
+    _install_visitors()
     _applied = True
+
+
+# -- cwltool.utils' walks over CWL objects -------------------------------------------
+# Each step of cwltool's walks asks isinstance(x, MutableMapping) and
+# isinstance(x, MutableSequence): ABC checks, ~0.5 us each through
+# ABCMeta.__instancecheck__, for every value of every object, several walks per
+# job and per output (a tenth of the leader's time on a scatter). These give the
+# same answers, asking the type first for the types JSON gives (dict, list, str,
+# numbers, None) and the ABCs only for anything else (ruamel's CommentedMap, ...).
+
+_LEAVES = (str, int, float, bool, type(None), bytes)
+
+
+def _shape(rec: Any) -> int:
+    """1: a MutableMapping, 2: a MutableSequence (3: both), 0: neither."""
+    t = type(rec)
+    if t is dict:
+        return 1
+    if t is list:
+        return 2
+    if t in _LEAVES:
+        return 0
+    from collections.abc import MutableMapping, MutableSequence
+
+    return (1 if isinstance(rec, MutableMapping) else 0) | (2 if isinstance(rec, MutableSequence) else 0)
+
+
+def visit_class(rec: Any, cls: Any, op: Any) -> None:
+    """cwltool.utils.visit_class."""
+    shape = _shape(rec)
+    if shape & 1:
+        if "class" in rec and rec.get("class") in cls:
+            op(rec)
+        for d in rec:
+            visit_class(rec[d], cls, op)
+    if shape & 2:
+        for d in rec:
+            visit_class(d, cls, op)
+
+
+def _visitor(classes: tuple[str, ...], name: str) -> Any:
+    def visit(rec: Any, op: Any) -> None:
+        shape = _shape(rec)
+        if shape & 1:
+            if rec.get("class") in classes:
+                op(rec)
+            for d in rec:
+                visit(rec[d], op)
+        if shape & 2:
+            for d in rec:
+                visit(d, op)
+
+    visit.__name__ = visit.__qualname__ = name
+    visit.__doc__ = f"cwltool.utils.{name}."
+    return visit
+
+
+visit_files = _visitor(("File",), "visit_files")
+visit_directories = _visitor(("Directory",), "visit_directories")
+visit_files_directories = _visitor(("File", "Directory"), "visit_files_directories")
+
+
+def visit_field(rec: Any, field: str, op: Any) -> None:
+    """cwltool.utils.visit_field."""
+    shape = _shape(rec)
+    if shape & 1:
+        if field in rec:
+            rec[field] = op(rec[field])
+        for d in rec:
+            visit_field(rec[d], field, op)
+    if shape & 2:
+        for d in rec:
+            visit_field(d, field, op)
+
+
+#: cwltool's own, kept for the tests that compare them with ours
+ORIGINAL_VISITORS: dict[str, Any] = {}
+VISITORS = ("visit_class", "visit_files", "visit_directories", "visit_files_directories", "visit_field")
+
+
+def _install_visitors() -> None:
+    """Put ours wherever cwltool's are: cwltool.utils (which its adjust* helpers call)
+    and every module that imported them by name."""
+    import sys
+
+    import cwltool.utils
+
+    originals = {name: getattr(cwltool.utils, name) for name in VISITORS}
+    ORIGINAL_VISITORS.update(originals)
+    ours = {name: globals()[name] for name in VISITORS}
+    for module_name, module in list(sys.modules.items()):
+        if module is None or not module_name.startswith(("cwltool", "cwl_runner", "cwl_utils")):
+            continue
+        for name, original in originals.items():
+            if getattr(module, name, None) is original and module_name != __name__:
+                setattr(module, name, ours[name])
 
 
 _names: set[str] = set()

@@ -44,3 +44,70 @@ def test_apply_installs_everywhere():
     assert cwltool.command_line_tool.uniquename is patches.uniquename
     assert cwltool.workflow_job.uniquename is patches.uniquename
     assert cwltool.workflow_job.parallel_steps is patches.parallel_steps
+
+
+def _cwl_values():
+    from hypothesis import strategies as st
+    from ruamel.yaml.comments import CommentedMap, CommentedSeq
+
+    leaves = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), st.text(max_size=3))
+    classes = st.sampled_from(["File", "Directory", "Other"])
+
+    def extend(children):
+        mapping = st.dictionaries(st.sampled_from(["a", "b", "listing", "secondaryFiles"]), children, max_size=3)
+        cwl_object = st.builds(lambda c, m: {"class": c, **m}, classes, mapping)
+        return st.one_of(
+            st.lists(children, max_size=4),
+            mapping,
+            cwl_object,
+            st.builds(lambda m: CommentedMap(m), cwl_object),
+            st.builds(lambda items: CommentedSeq(items), st.lists(children, max_size=3)),
+        )
+
+    return st.recursive(leaves, extend, max_leaves=25)
+
+
+def test_walks_match_cwltools():
+    """Our visit_* give cwltool's calls, in cwltool's order, with the same effects."""
+    import copy
+
+    from hypothesis import given, settings
+
+    patches.apply()
+
+    def recorder(log):
+        def op(obj):
+            log.append(copy.deepcopy(obj))
+            obj["seen"] = len(log)  # ops mutate objects in place, as cwltool's do
+            return obj
+
+        return op
+
+    def field_op(log):
+        def op(value):
+            log.append(copy.deepcopy(value))
+            return [value]
+
+        return op
+
+    @settings(max_examples=300, deadline=None)
+    @given(_cwl_values())
+    def check(value):
+        for name in patches.VISITORS:
+            theirs, ours = copy.deepcopy(value), copy.deepcopy(value)
+            log_theirs, log_ours = [], []
+            if name == "visit_class":
+                args_t, args_o = (("File", "Directory"), recorder(log_theirs)), (("File", "Directory"), recorder(log_ours))
+            elif name == "visit_field":
+                args_t, args_o = ("listing", field_op(log_theirs)), ("listing", field_op(log_ours))
+            else:
+                args_t, args_o = (recorder(log_theirs),), (recorder(log_ours),)
+            patches.ORIGINAL_VISITORS[name](theirs, *args_t)
+            getattr(patches, name)(ours, *args_o)
+            assert log_ours == log_theirs and ours == theirs, name
+
+    check()
+    import cwltool.utils
+
+    assert cwltool.utils.visit_class is patches.visit_class
+    assert cwltool.process.visit_files_directories is patches.visit_files_directories
