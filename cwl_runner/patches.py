@@ -30,6 +30,12 @@ def apply() -> None:
     for module in (cwltool.process, cwltool.command_line_tool, cwltool.workflow_job):
         module.uniquename = uniquename  # type: ignore[attr-defined]
     cwltool.workflow_job.parallel_steps = parallel_steps
+    import cwltool.job
+
+    global _original_stage_files
+    _original_stage_files = cwltool.process.stage_files
+    cwltool.process.stage_files = stage_files
+    cwltool.job.stage_files = stage_files  # type: ignore[attr-defined]
     cwltool.process.shutil = _RelocatingShutil()  # type: ignore[assignment]
     import copy
 
@@ -209,6 +215,46 @@ def parallel_steps(steps: list[Any], rc: Any, runtimeContext: Any) -> Any:
                 rc.receive_scatter_output(index, {}, "permanentFail")
         if not made_progress and rc.completed < rc.total:
             yield None
+
+
+_original_stage_files: Callable[..., None] | None = None
+
+
+def stage_files(
+    pathmapper: Any,
+    stage_func: Any = None,
+    ignore_writable: bool = False,
+    symlink: bool = True,
+    secret_store: Any = None,
+    fix_conflicts: bool = False,
+) -> None:
+    """cwltool.process.stage_files, whose renaming of clashing targets is linear.
+
+    With ``fix_conflicts`` (relocating the final outputs into --outdir), cwltool
+    renames the Nth file with a taken name by trying ``NAME_2``, ``NAME_3``, ...
+    from 2 each time: O(N²) for a scatter's N outputs of one name (10,000 of them:
+    50 million tries). Here the same renames are made first, each search starting
+    where the last one for that name ended (names only ever get taken, so nothing
+    below is free); cwltool's own function then finds no clash left and stages.
+    """
+    assert _original_stage_files is not None
+    if fix_conflicts:
+        targets: dict[str, Any] = {}
+        next_suffix: dict[str, int] = {}
+        items = pathmapper.items() if not symlink else pathmapper.items_exclude_children()
+        for key, entry in list(items):
+            if entry.type is None or "File" not in entry.type:
+                continue
+            if entry.target not in targets:
+                targets[entry.target] = entry
+            elif targets[entry.target].resolved != entry.resolved:
+                i = next_suffix.get(entry.target, 2)
+                while f"{entry.target}_{i}" in targets:
+                    i += 1
+                next_suffix[entry.target] = i + 1
+                tgt = f"{entry.target}_{i}"
+                targets[tgt] = pathmapper.update(key, entry.resolved, tgt, entry.type, entry.staged)
+    _original_stage_files(pathmapper, stage_func, ignore_writable, symlink, secret_store, fix_conflicts)
 
 
 #: job stores whose files final outputs may share (hard links) instead of copying

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import random
 
 import cwltool.process
@@ -97,7 +98,10 @@ def test_walks_match_cwltools():
             theirs, ours = copy.deepcopy(value), copy.deepcopy(value)
             log_theirs, log_ours = [], []
             if name == "visit_class":
-                args_t, args_o = (("File", "Directory"), recorder(log_theirs)), (("File", "Directory"), recorder(log_ours))
+                args_t, args_o = (
+                    (("File", "Directory"), recorder(log_theirs)),
+                    (("File", "Directory"), recorder(log_ours)),
+                )
             elif name == "visit_field":
                 args_t, args_o = ("listing", field_op(log_theirs)), ("listing", field_op(log_ours))
             else:
@@ -111,3 +115,37 @@ def test_walks_match_cwltools():
 
     assert cwltool.utils.visit_class is patches.visit_class
     assert cwltool.process.visit_files_directories is patches.visit_files_directories
+
+
+def test_stage_files_renames_clashes_as_cwltool_does(tmp_path):
+    """Final outputs of one name get NAME_2, NAME_3, ... as cwltool names them, also
+    when a NAME_N is itself an output's name."""
+    from cwltool.pathmapper import PathMapper
+
+    patches.apply()
+    rng = random.Random(3)
+    names = ["out.txt", "out.txt_3", "a", "out.txt_2_2", "b"]
+    files = []
+    for i in range(300):
+        src = tmp_path / "src" / str(i)
+        src.mkdir(parents=True)
+        name = rng.choice(names)
+        (src / name).write_text(str(i))
+        files.append({"class": "File", "location": (src / name).as_uri(), "basename": name})
+
+    def staged(stage) -> dict[str, str]:
+        dest = tmp_path / stage.__name__
+        dest.mkdir()
+        mapper = PathMapper([dict(f) for f in files], "", str(dest), separateDirs=False)
+        stage(mapper, stage_func=lambda s, d: os.link(s, d), symlink=False, fix_conflicts=True)
+        return {p.name: p.read_text() for p in dest.iterdir()}
+
+    def cwltool_stage_files(*args, **kwargs):
+        return patches._original_stage_files(*args, **kwargs)
+
+    def ours(*args, **kwargs):
+        return patches.stage_files(*args, **kwargs)
+
+    result = staged(ours)
+    assert result == staged(cwltool_stage_files)
+    assert len(result) == len(files) and "out.txt_2" in result
