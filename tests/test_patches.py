@@ -149,3 +149,44 @@ def test_stage_files_renames_clashes_as_cwltool_does(tmp_path):
     result = staged(ours)
     assert result == staged(cwltool_stage_files)
     assert len(result) == len(files) and "out.txt_2" in result
+
+
+def test_steps_alike_share_one_tool(tmp_path):
+    """A `run:` file is loaded once for steps that inherit the same requirements; a step
+    whose requirements differ gets its own tool; the next load reads the file again."""
+    from cwltool.context import LoadingContext
+    from cwltool.load_tool import load_tool
+
+    from cwl_runner.factory import make_tool
+
+    patches.apply()
+    tool = tmp_path / "echo.cwl"
+    tool.write_text(
+        "cwlVersion: v1.2\nclass: CommandLineTool\nbaseCommand: echo\n"
+        "inputs: {m: {type: string, inputBinding: {}}}\noutputs: {o: stdout}\n"
+    )
+    wf = tmp_path / "wf.cwl"
+    wf.write_text(
+        "cwlVersion: v1.2\nclass: Workflow\ninputs: {m: string}\noutputs: {}\nsteps:\n"
+        "  a: {run: echo.cwl, in: {m: m}, out: [o]}\n"
+        "  b: {run: echo.cwl, in: {m: m}, out: [o]}\n"
+        "  c:\n    run: echo.cwl\n    in: {m: m}\n    out: [o]\n"
+        "    requirements: {EnvVarRequirement: {envDef: {X: y}}}\n"
+    )
+
+    def load():
+        context = LoadingContext()
+        context.construct_tool_object = make_tool
+        return {shortname(s.id): s.embedded_tool for s in load_tool(str(wf), context).steps}
+
+    from cwltool.process import shortname
+
+    steps = load()
+    assert steps["a"] is steps["b"]
+    assert steps["c"] is not steps["a"]
+    assert [r["class"] for r in steps["c"].requirements] == ["EnvVarRequirement"]
+    assert not steps["a"].get_requirement("EnvVarRequirement")[0]
+    # a new load (an embedding program running again) reads the file again
+    tool.write_text(tool.read_text().replace("baseCommand: echo", "baseCommand: [echo, -n]"))
+    edited = load()
+    assert edited["a"] is edited["b"] and edited["a"].tool["baseCommand"] == ["echo", "-n"]
