@@ -35,7 +35,7 @@ def apply() -> None:
 
     global _original_load_tool
     _original_load_tool = cwltool.workflow.load_tool
-    cwltool.workflow.load_tool = load_step_tool
+    cwltool.workflow.load_tool = load_step_tool  # type: ignore[assignment]
     import cwltool.job
 
     global _original_stage_files
