@@ -43,8 +43,10 @@ import stat
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
 
+from cwltool.builder import Builder, content_limit_respected_read_bytes
 from cwltool.errors import WorkflowException
 from cwltool.job import CommandLineJob
+from cwltool.process import ORIGINAL_CWLVERSION
 from cwltool.utils import aslist, cmp_like_py2
 from schema_salad.ref_resolver import file_uri
 from schema_salad.utils import json_dumps
@@ -53,7 +55,6 @@ from .tools import ScheduledJob
 from .workdirs import RunnerRuntimeContext
 
 if TYPE_CHECKING:
-    from cwltool.builder import Builder
     from cwltool.context import RuntimeContext
 
     from .tools import RunnerCommandLineTool
@@ -83,6 +84,15 @@ _ALLOWED = {
     "DockerRequirement",
 }
 _SCALARS: dict[str, type] = {"string": str, "int": int, "long": int, "boolean": bool}
+#: what an outputEval's result may be, per declared type, to pass cwltool's validation
+_RESULTS: dict[str, tuple[type, ...]] = {
+    "string": (str,),
+    "int": (int,),
+    "long": (int,),
+    "boolean": (bool,),
+    "float": (int, float),
+    "double": (int, float),
+}
 _INT_RANGE: tuple[int, int] = (-(2**31), 2**31 - 1)  # what cwltool's validation accepts for "int"
 _GLOB_CHARS = set("*?[]{}\\/")
 
@@ -128,7 +138,14 @@ class _Input:
 @dataclass
 class _Output:
     name: str
-    glob: str
+    #: one literal file name (a File output's, or the file an outputEval reads)
+    glob: str | None
+    #: a scalar output computed by cwltool's expression evaluation from ``self``
+    #: (the globbed file, with its contents when ``load_contents``)
+    output_eval: str | None = None
+    kind: str = "File"  # or one of _RESULTS
+    optional: bool = False
+    load_contents: bool = False
 
 
 @dataclass
@@ -149,6 +166,10 @@ class Plan:
     temporary_fail_codes: list[int] = field(default_factory=list)
     permanent_fail_codes: list[int] = field(default_factory=list)
     resources: dict[str, Any] | None = None
+    #: CWL v1.1 and later give outputEval the exit code as runtime.exitCode
+    exit_code_in_runtime: bool = True
+    cwl_version: str = ""
+    load_listing: str = "no_listing"
     requirements_key: tuple[int, int, int, int] = (0, 0, 0, 0)
 
     def command_line(self, job_order: Any) -> tuple[list[str], dict[str, Any]] | None:
@@ -219,7 +240,13 @@ def requirements_key(tool: RunnerCommandLineTool) -> tuple[int, int, int, int]:
 def _plan(tool: RunnerCommandLineTool) -> Plan | None:
     doc = tool.tool
     # inherited and added requirements are not in the document
-    if not _no_expressions(doc) or not _no_expressions([tool.requirements, tool.hints]):
+    # expressions only in outputEval (evaluated by cwltool's code, per job)
+    rest = {k: v for k, v in doc.items() if k != "outputs"}
+    ports = [
+        {**p, "outputBinding": {k: v for k, v in (p.get("outputBinding") or {}).items() if k != "outputEval"}}
+        for p in doc["outputs"]
+    ]
+    if not _no_expressions([rest, ports]) or not _no_expressions([tool.requirements, tool.hints]):
         return None
     for req in [*tool.requirements, *tool.hints]:
         if req.get("class") not in _ALLOWED:
@@ -268,12 +295,38 @@ def _plan(tool: RunnerCommandLineTool) -> Plan | None:
     bindings.sort(key=functools.cmp_to_key(cmp_like_py2))
     outputs: list[_Output] = []
     for port in doc["outputs"]:
-        if port.get("type") != "File" or set(port) - {"id", "type", "outputBinding", "doc", "label"}:
+        if set(port) - {"id", "type", "outputBinding", "doc", "label"}:
             return None
         binding = port.get("outputBinding") or {}
-        if set(binding) != {"glob"} or not _literal_name(binding["glob"]):
+        glob = binding.get("glob")
+        if glob is not None and not _literal_name(glob):
             return None
-        outputs.append(_Output(_shortname(port["id"]), binding["glob"]))
+        if port.get("type") == "File":
+            if set(binding) != {"glob"}:
+                return None
+            outputs.append(_Output(_shortname(port["id"]), glob))
+            continue
+        types = aslist(port.get("type"))
+        kinds = [t for t in types if t != "null"]
+        evaluated = binding.get("outputEval")
+        if len(kinds) != 1 or kinds[0] not in _RESULTS or not isinstance(evaluated, str):
+            return None
+        if set(binding) - {"glob", "loadContents", "outputEval"} or binding.get("loadContents") not in (
+            None,
+            True,
+            False,
+        ):
+            return None
+        outputs.append(
+            _Output(
+                _shortname(port["id"]),
+                glob,
+                output_eval=evaluated,
+                kind=kinds[0],
+                optional="null" in types,
+                load_contents=bool(binding.get("loadContents")) and glob is not None,
+            )
+        )
     streams = {}
     for stream in ("stdout", "stderr"):
         name = doc.get(stream)
@@ -291,6 +344,7 @@ def _plan(tool: RunnerCommandLineTool) -> Plan | None:
     timelimit = limit["timelimit"] if limit is not None else None
     if timelimit is not None and (type(timelimit) is not int or timelimit < 0):
         return None  # cwltool's error
+    listing: Any = tool.get_requirement("LoadListingRequirement")[0]
     access: Any = tool.get_requirement("NetworkAccess")[0]
     networkaccess = access["networkAccess"] if access is not None else False
     if not isinstance(networkaccess, bool):
@@ -309,6 +363,9 @@ def _plan(tool: RunnerCommandLineTool) -> Plan | None:
         temporary_fail_codes=list(doc.get("temporaryFailCodes", [])),
         permanent_fail_codes=list(doc.get("permanentFailCodes", [])),
         requirements_key=requirements_key(tool),
+        exit_code_in_runtime=tool.metadata.get(ORIGINAL_CWLVERSION) != "v1.0",
+        cwl_version=str(tool.metadata.get(ORIGINAL_CWLVERSION) or ""),
+        load_listing=listing["loadListing"] if listing is not None else "no_listing",
     )
 
 
@@ -321,18 +378,6 @@ def usable(plan: Plan, rc: RuntimeContext) -> bool:
     if plan.docker or (rc.use_container and rc.default_container):
         return False
     return True
-
-
-class _Dirs:
-    """What the job key and cwltool's helpers read from a job's builder."""
-
-    __slots__ = ("outdir", "tmpdir", "stagedir", "resources")
-
-    def __init__(self, outdir: str, tmpdir: str, stagedir: str, resources: dict[str, Any]) -> None:
-        self.outdir, self.tmpdir, self.stagedir, self.resources = outdir, tmpdir, stagedir, resources
-
-    def get_requirement(self, name: str) -> tuple[None, bool]:
-        return None, False  # JobBase._setup asks for CUDARequirement: never in a plan
 
 
 class FastJob(ScheduledJob, CommandLineJob):
@@ -353,10 +398,13 @@ class FastJob(ScheduledJob, CommandLineJob):
         self._execute([], self.environment, runtimeContext)
 
     def collect_fast(self, outdir: str, rcode: int) -> dict[str, Any]:
-        """The outputs, as cwltool's collect_output_ports gives them, when each is one
-        regular file where the plan says; otherwise cwltool's own collection."""
-        found: list[tuple[str, str, os.stat_result]] = []
+        """The outputs, as cwltool's collect_output_ports gives them, when each file is
+        one regular file where the plan says and each outputEval gives a value of its
+        type; otherwise cwltool's own collection."""
+        found: dict[str, tuple[str, os.stat_result]] = {}
         for port in self.plan.outputs:
+            if port.glob is None or port.glob in found:
+                continue
             path = os.path.join(outdir, port.glob)
             try:
                 info = os.lstat(path)
@@ -364,27 +412,33 @@ class FastJob(ScheduledJob, CommandLineJob):
                 return self.collect_slow(outdir, rcode)
             if not stat.S_ISREG(info.st_mode):
                 return self.collect_slow(outdir, rcode)
-            found.append((port.name, path, info))
+            found[port.glob] = (path, info)
         if os.path.lexists(os.path.join(outdir, "cwl.output.json")):
             return self.collect_slow(outdir, rcode)
         outputs: dict[str, Any] = {}
         mutations = self.runtime_context.mutation_manager
-        for name, path, info in found:
-            basename = os.path.basename(path)
-            nameroot, nameext = os.path.splitext(basename)
-            obj: dict[str, Any] = {
-                "location": file_uri(path),
-                "basename": basename,
-                "nameroot": nameroot,
-                "nameext": nameext,
-                "class": "File",
-            }
-            if self.compute_checksum:
-                obj["checksum"] = "sha1$" + _sha1(path)
-            obj["size"] = info.st_size
-            if mutations is not None:
-                mutations.set_generation(cast(Any, obj))
-            outputs[name] = obj
+        try:
+            for port in self.plan.outputs:
+                if port.output_eval is None:
+                    assert port.glob is not None
+                    path, info = found[port.glob]
+                    obj = self._file(path, info)
+                    if mutations is not None:
+                        mutations.set_generation(cast(Any, obj))
+                    outputs[port.name] = obj
+                    continue
+                value = self._evaluate(port, found, rcode)
+                if value is None and not port.optional:
+                    return self.collect_slow(outdir, rcode)
+                if value is not None and (type(value) is bool) != (port.kind == "boolean"):
+                    return self.collect_slow(outdir, rcode)
+                if value is not None and not isinstance(value, _RESULTS[port.kind]):
+                    return self.collect_slow(outdir, rcode)
+                if port.kind == "int" and value is not None and not _INT_RANGE[0] <= cast(int, value) <= _INT_RANGE[1]:
+                    return self.collect_slow(outdir, rcode)
+                outputs[port.name] = value
+        except (WorkflowException, OSError, UnicodeDecodeError):  # cwltool's collection says what
+            return self.collect_slow(outdir, rcode)
         self.confined = True  # regular files directly in the (real) output directory
         if self.checking:
             theirs = self.collect_slow(outdir, rcode)
@@ -394,6 +448,53 @@ class FastJob(ScheduledJob, CommandLineJob):
                     f"!= cwltool {json_dumps(theirs)}"
                 )
         return outputs
+
+    def _file(self, path: str, info: os.stat_result) -> dict[str, Any]:
+        basename = os.path.basename(path)
+        nameroot, nameext = os.path.splitext(basename)
+        obj: dict[str, Any] = {
+            "location": file_uri(path),
+            "basename": basename,
+            "nameroot": nameroot,
+            "nameext": nameext,
+            "class": "File",
+        }
+        if self.compute_checksum:
+            obj["checksum"] = "sha1$" + _sha1(path)
+        obj["size"] = info.st_size
+        return obj
+
+    def _evaluate(self, port: _Output, found: dict[str, tuple[str, os.stat_result]], rcode: int) -> Any:
+        """cwltool's collect_output for an outputEval: ``self`` is the globbed file as
+        cwltool lists it (with its contents, checksum and size), evaluated by the
+        job's Builder."""
+        matches: list[dict[str, Any]] = []
+        if port.glob is not None:
+            path, info = found[port.glob]
+            basename = os.path.basename(path)
+            nameroot, nameext = os.path.splitext(basename)
+            entry: dict[str, Any] = {
+                "location": file_uri(path),
+                "path": path,
+                "basename": basename,
+                "nameroot": nameroot,
+                "nameext": nameext,
+                "class": "File",
+            }
+            if port.load_contents:
+                with open(path, "rb") as handle:
+                    entry["contents"] = str(content_limit_respected_read_bytes(handle), "utf-8")
+            if self.compute_checksum:
+                entry["checksum"] = "sha1$" + _sha1(path)
+            entry["size"] = info.st_size
+            matches.append(entry)
+        builder = self.builder
+        if self.plan.exit_code_in_runtime:
+            builder.resources["exitCode"] = rcode
+        value = builder.do_eval(port.output_eval, context=matches)
+        if port.optional and not value:  # as cwltool: an empty optional output is null
+            return value if value in (0, "") else None
+        return value
 
     def collect_slow(self, outdir: str, rcode: int) -> dict[str, Any]:
         """cwltool's collect_output_ports, with a builder made for this job."""
@@ -442,9 +543,36 @@ def make_job(
             plan.resources = resources
     else:
         resources = plan.resources
+    job_inputs = {**job_order, **values}  # as _init_job's copy, defaults filled in
+    make_fs_access = rc.make_fs_access
+    builder = Builder(
+        job_inputs,
+        [],
+        [],
+        tool.schemaDefs,
+        tool.names,
+        tool.requirements,
+        tool.hints,
+        dict(resources),
+        rc.mutation_manager,
+        tool.formatgraph,
+        make_fs_access,
+        make_fs_access(rc.basedir),
+        rc.job_script_provider,
+        rc.eval_timeout,
+        rc.debug,
+        rc.js_console,
+        rc.force_docker_pull,
+        cast(Any, plan.load_listing),
+        outdir,
+        tmpdir,
+        stagedir,
+        plan.cwl_version,
+        tool.container_engine,
+    )
     job = FastJob(
-        cast("Builder", _Dirs(outdir, tmpdir, stagedir, dict(resources))),
-        values,
+        builder,
+        job_inputs,
         tool.make_path_mapper,
         tool.requirements,
         tool.hints,

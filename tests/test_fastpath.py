@@ -237,3 +237,21 @@ def test_lazy_job_logs(tmp_path: Path) -> None:
     failed = next(text for text in logs.values() if "said-so" not in text)
     assert "exit 3" in failed and "exit code 3" in failed
     assert sorted(p.name for p in (store / "work" / "logs").iterdir()) == sorted(logs)  # nothing else
+
+
+def test_output_evals_match_cwltool(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """outputEval is cwltool's evaluation with ``self`` as cwltool lists the file."""
+    results = {}
+    for mode in ("0", "check"):
+        monkeypatch.setenv(fastpath.MODE_ENV, mode)
+        before = fastpath.jobs_built
+        for message, maybe in (("hello", None), ("", "x"), ("a b", "")):
+            inputs = {"message": message, **({"maybe": maybe} if maybe is not None else {})}
+            out = api.run(str(FAST / "evals.cwl"), inputs, outdir=str(tmp_path / mode / message))
+            results.setdefault(mode, []).append(out)
+        assert (fastpath.jobs_built - before) == (3 if mode == "check" else 0)
+    assert results["check"] == results["0"]
+    first = results["check"][0]
+    assert first["text"] == "hello\n" and first["size"] == 6 and first["name"] == "out.txt"
+    assert first["code"] == 0 and first["echo"] is None and first["flag"] is True and first["cores"] == 1
+    assert results["check"][2]["echo"] == ""  # an empty string stays one
