@@ -5,6 +5,7 @@ job for want of an image fails now, with one line that says why.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import shutil
@@ -134,9 +135,16 @@ def check_job_file(path: str) -> None:
 
     try:
         with open(path, "rb") as handle:
-            document = YAML(typ="safe", pure=True).load(handle)
-    except (OSError, YAMLError, ValueError):
+            text = handle.read()
+    except OSError:
         return
+    try:  # a JSON job file (YAML's subset) reads far faster as JSON
+        document = json.loads(text)
+    except ValueError:
+        try:
+            document = YAML(typ="safe", pure=True).load(text)
+        except (YAMLError, ValueError):
+            return
     visit_class(document, ("File", "Directory"), _check_tree)
 
 
