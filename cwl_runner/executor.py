@@ -9,6 +9,7 @@ ended job, whose outputs then make new steps ready.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
@@ -16,6 +17,7 @@ import os
 import shutil
 import socket
 import time
+from collections.abc import Iterator
 from typing import Any
 
 from cwl_utils.types import CWLObjectType
@@ -38,6 +40,7 @@ from .events import RunEvents, scatter_index, step_of
 from .failures import Failure
 from .job import JobRecord, JobResult
 from .jobstore import JobStore, open_jobstore
+from .logs import info_wanted
 from .retry import FaultInjector, RetryPolicy
 from .runstate import Leadership, RunRecord, StoreLease, ensure_restartable, ensure_unused, read_run
 from .scheduler import Limits, Scheduler
@@ -63,6 +66,26 @@ def machine_limits() -> Limits:
 
         gpus = cuda_version_and_device_count()[1]
     return Limits(cores=cores, ram=int(psutil.virtual_memory().total // 2**20), gpus=gpus)
+
+
+@contextlib.contextmanager
+def _quiet_when_unseen(logger: logging.Logger, runtime_context: RuntimeContext) -> Iterator[None]:
+    """While jobs run, no INFO record of ``logger`` when no handler would show one.
+
+    cwltool logs a line or two at INFO for every step job it makes; with ``--quiet``
+    (its handler at WARNING) each is still made and formatted, for nothing. The
+    logger's level says the same at no cost; it is put back when the run ends.
+    Provenance keeps its INFO log, and so does any handler that wants INFO.
+    """
+    if runtime_context.research_obj is not None or info_wanted(logger) or logger.level > logging.INFO:
+        yield
+        return
+    level = logger.level
+    logger.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
 class Executor(JobExecutor):
@@ -294,7 +317,8 @@ class Executor(JobExecutor):
             leadership.write(self.run_record)
             self._leadership = leadership
             self._start_watching(quiet=runtime_context.validate_only)
-            output, status = self._execute_in_store(process, job_order_object, runtime_context, logger)
+            with _quiet_when_unseen(_logger, runtime_context):
+                output, status = self._execute_in_store(process, job_order_object, runtime_context, logger)
             if output is not None and self._export_url is not None:
                 from .export import export_to_s3
 
