@@ -77,6 +77,10 @@ if [ -z "${SKIP_CONFORMANCE:-}" ]; then
   # shellcheck disable=SC2086
   "$VENV/bin/python" conformance/run.py --check-baseline ${CONFORMANCE_ARGS:-}
 
+  step "Conformance ratchet with the fast path checked against cwltool (v1.2)"
+  # every job of a planned tool is also built by cwltool; any difference fails the test
+  RUNNER_CWL_FASTPATH=check "$VENV/bin/python" conformance/run.py --suite v1.2 --label fastpath-check --check-baseline
+
   if [ -z "${SKIP_S3:-}" ]; then
     step "Conformance ratchet with S3 job stores on a local S3 server (v1.2 required tests)"
     "$VENV/bin/python" conformance/run.py --suite v1.2 --tags required --s3 --check-baseline
