@@ -34,6 +34,7 @@ command line, environment, streams, resources, exit codes or collected outputs
 
 from __future__ import annotations
 
+import copy
 import functools
 import hashlib
 import json
@@ -44,11 +45,13 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
 
 from cwltool.builder import Builder, content_limit_respected_read_bytes
+from cwltool.command_line_tool import check_adjust
 from cwltool.errors import WorkflowException
 from cwltool.job import CommandLineJob
 from cwltool.process import ORIGINAL_CWLVERSION
-from cwltool.utils import aslist, cmp_like_py2
-from schema_salad.ref_resolver import file_uri
+from cwltool.utils import aslist, cmp_like_py2, normalizeFilesDirs
+from schema_salad.exceptions import ValidationException
+from schema_salad.ref_resolver import file_uri, uri_file_path
 from schema_salad.utils import json_dumps
 
 from .tools import ScheduledJob
@@ -110,7 +113,7 @@ def mode() -> str:
 @dataclass
 class _Input:
     name: str
-    kind: str  # string, int, long, boolean
+    kind: str  # string, int, long, boolean, File
     optional: bool
     has_default: bool = False
     default: Any = None
@@ -128,11 +131,44 @@ class _Input:
                 return True, None
             else:
                 return False, None
+        if self.kind == "File":
+            return _plain_file(v)
         if type(v) is not _SCALARS[self.kind]:
             return False, None
         if self.kind == "int" and not _INT_RANGE[0] <= cast(int, v) <= _INT_RANGE[1]:
             return False, None
         return True, v
+
+
+#: the fields of a File input the fast path takes (no secondaryFiles, contents, format)
+_FILE_FIELDS = {
+    "class",
+    "location",
+    "path",
+    "basename",
+    "dirname",
+    "nameroot",
+    "nameext",
+    "checksum",
+    "size",
+    "http://commonwl.org/cwltool#generation",
+}
+_FILE_STRINGS = ("location", "path", "basename", "dirname", "nameroot", "nameext", "checksum")
+
+
+def _plain_file(v: Any) -> tuple[bool, Any]:
+    """A File input given by a local location and plain fields: a copy of it (cwltool
+    copies the job order); anything else is cwltool's to stage or to refuse."""
+    if type(v) is not dict or v.get("class") != "File" or not set(v) <= _FILE_FIELDS:
+        return False, None
+    location = v.get("location")
+    if not isinstance(location, str) or not location.startswith("file:///"):
+        return False, None
+    if any(k in v and type(v[k]) is not str for k in _FILE_STRINGS):
+        return False, None
+    if "size" in v and type(v["size"]) is not int:
+        return False, None
+    return True, dict(v)
 
 
 @dataclass
@@ -172,14 +208,29 @@ class Plan:
     load_listing: str = "no_listing"
     requirements_key: tuple[int, int, int, int] = (0, 0, 0, 0)
 
-    def command_line(self, job_order: Any) -> tuple[list[str], dict[str, Any]] | None:
-        """The job's command line and its input values, or None (cwltool's path)."""
+    def values(self, job_order: Any) -> dict[str, Any] | None:
+        """The job's input values (defaults filled in), or None (cwltool's path)."""
         values: dict[str, Any] = {}
         for inp in self.inputs:
             ok, v = inp.value(job_order)
             if not ok:
                 return None
             values[inp.name] = v
+        return values
+
+    def files(self, values: dict[str, Any]) -> list[dict[str, Any]]:
+        """The File inputs among ``values``, in the order of the inputs."""
+        return [values[i.name] for i in self.inputs if i.kind == "File" and values[i.name] is not None]
+
+    def command_line(self, job_order: Any) -> tuple[list[str], dict[str, Any]] | None:
+        """The job's command line and its input values, or None (cwltool's path).
+        File inputs must have their ``path`` (see :func:`make_job`)."""
+        values = self.values(job_order)
+        if values is None:
+            return None
+        return self.argv(values), values
+
+    def argv(self, values: dict[str, Any]) -> list[str]:
         argv: list[str] = []
         for part in self.order:
             if isinstance(part, str):
@@ -192,14 +243,14 @@ class Plan:
                 if part.prefix:
                     argv.append(part.prefix)
                 continue
-            text = str(v)
+            text = str(v["path"]) if part.kind == "File" else str(v)
             if part.separate:
                 if part.prefix is not None:
                     argv.append(part.prefix)
                 argv.append(text)
             else:
                 argv.append(f"{part.prefix}{text}")
-        return argv, values
+        return argv
 
 
 def _shortname(ident: str) -> str:
@@ -260,10 +311,12 @@ def _plan(tool: RunnerCommandLineTool) -> Plan | None:
         types = aslist(param["type"])
         optional = "null" in types
         kinds = [t for t in types if t != "null"]
-        if len(kinds) != 1 or kinds[0] not in _SCALARS:
+        if len(kinds) != 1 or (kinds[0] not in _SCALARS and kinds[0] != "File"):
             return None
         if set(param) - {"id", "type", "inputBinding", "default", "doc", "label"}:
             return None
+        if kinds[0] == "File" and "default" in param:
+            return None  # (a default File is resolved against the document: cwltool's)
         inp = _Input(_shortname(param["id"]), kinds[0], optional)
         if "default" in param:
             default = param["default"]
@@ -391,16 +444,38 @@ class FastJob(ScheduledJob, CommandLineJob):
     #: RUNNER_CWL_FASTPATH=check: compare the outputs with cwltool's collection
     checking = False
 
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        #: the input files this job reads (cwltool's MutationManager), by location
+        self.readers: dict[str, Any] = {}
+
     def _prepare_and_execute(self, runtimeContext: RuntimeContext, tmpdir_lock: Any) -> None:
+        if self.readers or self.pathmapper.files():  # inputs to stage: cwltool's run
+            super()._prepare_and_execute(runtimeContext, tmpdir_lock)
+            return
         # what CommandLineJob.run and JobBase._setup do, for a job that stages
         # nothing and whose directories get_outdir/get_tmpdir just made
         self.base_path_logs = runtimeContext.set_log_dir(self.outdir, runtimeContext.log_dir, self.name)
         self._execute([], self.environment, runtimeContext)
 
+    def _release(self) -> None:
+        """As the end of cwltool's collect_output_ports: the job reads its inputs no more."""
+        mutations = self.runtime_context.mutation_manager
+        if mutations is not None:
+            for f in self.readers.values():
+                mutations.release_reader(self.name, f)
+        self.readers = {}
+
     def collect_fast(self, outdir: str, rcode: int) -> dict[str, Any]:
         """The outputs, as cwltool's collect_output_ports gives them, when each file is
         one regular file where the plan says and each outputEval gives a value of its
         type; otherwise cwltool's own collection."""
+        try:
+            return self._collect_fast(outdir, rcode)
+        finally:
+            self._release()
+
+    def _collect_fast(self, outdir: str, rcode: int) -> dict[str, Any]:
         found: dict[str, tuple[str, os.stat_result]] = {}
         for port in self.plan.outputs:
             if port.glob is None or port.glob in found:
@@ -521,10 +596,21 @@ def make_job(
     rc: RuntimeContext,
 ) -> FastJob | None:
     """A planned tool's job for ``job_order``, or None (cwltool's path)."""
-    built = plan.command_line(job_order)
-    if built is None:
+    values = plan.values(job_order)
+    if values is None:
         return None
-    argv, values = built
+    files = plan.files(values)
+    if files:  # as _init_job: basename, nameroot, nameext; sizes (best effort)
+        try:
+            normalizeFilesDirs(files)
+        except ValidationException:
+            return None
+        for f in files:
+            if "size" not in f:
+                try:
+                    f["size"] = os.stat(uri_file_path(f["location"])).st_size
+                except OSError:
+                    pass
     from cwltool import process
 
     name = process.uniquename(rc.name or process.shortname(tool.tool.get("id", "job")))
@@ -547,7 +633,7 @@ def make_job(
     make_fs_access = rc.make_fs_access
     builder = Builder(
         job_inputs,
-        [],
+        cast(Any, files),
         [],
         tool.schemaDefs,
         tool.names,
@@ -591,9 +677,34 @@ def make_job(
     job.timelimit = plan.timelimit
     job.networkaccess = plan.networkaccess
     job.prepare_environment(rc, plan.env)
-    job.command_line = argv
+    job.command_line = plan.argv(values) if not files else []
     job.collect_outputs = job.collect_fast  # type: ignore[assignment]
     job.output_callback = output_callbacks
+    if files:
+        # as CommandLineTool.job: the inputs' staged paths (cwltool's PathMapper, which
+        # CommandLineJob.run then stages), and the job as a reader of each input
+        mapper = tool.make_path_mapper(cast(Any, copy.deepcopy(files)), stagedir, rc, True)
+        builder.pathmapper = job.pathmapper = mapper
+        try:
+            for f in files:
+                check_adjust(tool.path_check_mode.value, builder, cast(Any, f))
+        except WorkflowException:
+            return None
+        job.command_line = plan.argv(values)
+        mutations = rc.mutation_manager
+        if mutations is not None:
+            bound = {i.name for i in plan.inputs if i.bound}
+            # cwltool registers the files of the builder, then those of the bindings
+            for f in [
+                *files,
+                *(
+                    values[i.name]
+                    for i in plan.inputs
+                    if i.kind == "File" and i.name in bound and values[i.name] is not None
+                ),
+            ]:
+                mutations.register_reader(name, cast(Any, f))
+                job.readers[f["location"]] = copy.deepcopy(f)
     global jobs_built
     jobs_built += 1
     return job
@@ -619,14 +730,24 @@ def compare(fast: FastJob, slow: Any) -> list[str]:
         if a != b:
             diffs.append(f"{what}: fast {json.dumps(a, default=str)} != cwltool {json.dumps(b, default=str)}")
 
-    def local(value: Any) -> Any:  # the two jobs have their own directories
+    def named(job: Any, value: Any) -> Any:
+        """The two jobs have their own directories, and cwltool stages each input in
+        a folder with a random name: name those by what they are."""
         text = json.dumps(value, default=str)
-        for mine, theirs in ((fast.outdir, slow.outdir), (fast.tmpdir, slow.tmpdir)):
-            text = text.replace(theirs, mine)
+        places = [(e.target, f"$INPUT<{loc}>") for loc, e in job.pathmapper.items() if e.target]
+        places += [(job.outdir, "$OUTDIR"), (job.tmpdir, "$TMPDIR"), (job.stagedir or "", "$STAGEDIR")]
+        for path, name in sorted(places, key=lambda p: -len(p[0])):
+            if path:
+                text = text.replace(path, name)
         return json.loads(text)
 
-    same("command line", fast.command_line, local([str(a) for a in slow.command_line]))
-    same("environment", dict(fast.environment), local(dict(slow.environment)))
+    same("command line", named(fast, fast.command_line), named(slow, [str(a) for a in slow.command_line]))
+    same("environment", named(fast, dict(fast.environment)), named(slow, dict(slow.environment)))
+    same(
+        "staged inputs",
+        sorted(named(fast, [(loc, e.target, e.type, e.staged) for loc, e in fast.pathmapper.items()])),
+        sorted(named(slow, [(loc, e.target, e.type, e.staged) for loc, e in slow.pathmapper.items()])),
+    )
     same("streams", [fast.stdin, fast.stdout, fast.stderr], [slow.stdin, slow.stdout, slow.stderr])
     same("resources", fast._resources(), slow._resources())
     same("timelimit", fast.timelimit, slow.timelimit)

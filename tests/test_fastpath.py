@@ -91,8 +91,10 @@ def _write(tmp_path: Path, name: str, text: str) -> Path:
         # an expression anywhere
         "baseCommand: echo\ninputs: {m: {type: string, inputBinding: {valueFrom: $(self)}}}\noutputs: {}\n",
         "baseCommand: echo\narguments: [$(runtime.cores)]\ninputs: {}\noutputs: {}\n",
-        # a File input: staging is cwltool's
-        "baseCommand: cat\ninputs: {f: {type: File, inputBinding: {}}}\noutputs: {}\n",
+        # File inputs with more than a location: cwltool's
+        "baseCommand: cat\ninputs: {f: {type: File, inputBinding: {}, secondaryFiles: [.bai]}}\noutputs: {}\n",
+        "baseCommand: cat\ninputs: {f: {type: File, inputBinding: {loadContents: true}}}\noutputs: {}\n",
+        "baseCommand: cat\ninputs: {d: {type: Directory, inputBinding: {}}}\noutputs: {}\n",
         # arrays, floats, records
         "baseCommand: echo\ninputs: {a: {type: 'string[]', inputBinding: {}}}\noutputs: {}\n",
         "baseCommand: echo\ninputs: {x: {type: float, inputBinding: {}}}\noutputs: {}\n",
@@ -255,3 +257,37 @@ def test_output_evals_match_cwltool(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     assert first["text"] == "hello\n" and first["size"] == 6 and first["name"] == "out.txt"
     assert first["code"] == 0 and first["echo"] is None and first["flag"] is True and first["cores"] == 1
     assert results["check"][2]["echo"] == ""  # an empty string stays one
+
+
+@pytest.mark.parametrize("mode", ["check", "0"])
+def test_file_inputs_are_staged_as_cwltool_stages_them(tmp_path: Path, mode: str) -> None:
+    for i in (1, 2):
+        (tmp_path / f"file {i}.txt").write_text(f"content {i}\n")
+    (tmp_path / "o.dat").write_text("other\n")
+    job = tmp_path / "job.yml"
+    job.write_text(
+        "files:\n  - {class: File, location: 'file 1.txt'}\n  - {class: File, path: 'file 2.txt'}\n"
+        "other: {class: File, location: o.dat}\n"
+    )
+    out = tmp_path / "out"
+    run = runner_cwl(
+        "--quiet", "--outdir", str(out), str(FAST / "scatter-cat.cwl"), str(job), env={fastpath.MODE_ENV: mode}
+    )
+    assert run.returncode == 0, run.stderr
+    assert run.json()["name"] == ["file 1.txt/file 1/.txt/10", "file 2.txt/file 2/.txt/10"]
+    first = (out / "out.txt").read_text().splitlines()
+    assert first[0] == "content 1" and first[1].startswith("--g=") and first[1].endswith("/o.dat")
+    assert "/stg" in first[1]  # staged, as cwltool stages host inputs
+
+
+def test_a_missing_input_file_fails_as_with_cwltool(tmp_path: Path) -> None:
+    job = tmp_path / "job.yml"
+    job.write_text("f: {class: File, location: nowhere.txt}\n")
+    runs = {
+        mode: runner_cwl(
+            "--quiet", "--outdir", str(tmp_path / mode), str(FAST / "cat.cwl"), str(job), env={fastpath.MODE_ENV: mode}
+        )
+        for mode in ("0", "1")
+    }
+    assert runs["1"].returncode == runs["0"].returncode != 0
+    assert "nowhere.txt" in runs["1"].stderr and "Traceback" not in runs["1"].stderr
