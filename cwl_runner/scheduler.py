@@ -141,6 +141,7 @@ class Scheduler:
             timeout = until_due if timeout is None else min(timeout, until_due)
         results = self.backend.poll(timeout)
         retried = False
+        ended: list[tuple[Callback, JobResult]] = []
         for result in results:
             entry = self._running.pop(result.id, None)
             if entry is None:
@@ -169,12 +170,19 @@ class Scheduler:
             result.failure = decision.kind
             result.attempt = record.attempt
             self.finished += 1
-            callback(result)
+            ended.append((callback, result))
         now = time.monotonic()
         while self._delayed and self._delayed[0][0] <= now:
             _, _, record, callback = heapq.heappop(self._delayed)
             self._queue.append((record, callback))
             retried = True
+        if ended and all(r.exit_code == 0 and not r.error for _, r in ended):
+            # the freed slots take queued jobs before the leader handles the ended ones
+            # (collecting outputs, the workflow's next steps): no core idles meanwhile.
+            # (After a failure the callbacks come first: --on-error stop must not start more.)
+            self._start_ready()
+        for callback, result in ended:
+            callback(result)
         if results or retried:
             self._start_ready()
         return len(results)

@@ -103,3 +103,27 @@ def test_cancel_all_kills_running_jobs(tmp_path):
         scheduler.wait(30)
     assert [r.id for r in results] == ["long"]
     assert results[0].exit_code != 0
+
+
+def test_a_freed_core_takes_the_next_job_before_the_callback_runs(tmp_path):
+    """A job that ended well gives its core to the next queued job before the leader
+    handles it; after a failure the callback comes first (--on-error stop)."""
+    store = LocalJobStore(str(tmp_path / "store"))
+    scheduler = Scheduler(LocalBackend(store), Limits(cores=1, ram=1000))
+    running_at_callback: dict[str, list[str]] = {}
+
+    def note(result):
+        running_at_callback[result.id] = [r.id for r in scheduler.running()]
+
+    scheduler.submit(_record(store, "first", 1), note)
+    scheduler.submit(_record(store, "second", 1, 0.3), note)
+    failing = _record(store, "fails", 1)
+    failing.argv = [sys.executable, "-c", "raise SystemExit(3)"]
+    scheduler.submit(failing, note)
+    scheduler.submit(_record(store, "last", 1), note)
+    while scheduler.busy():
+        scheduler.wait(None)
+    assert running_at_callback["first"] == ["second"]  # already started
+    assert running_at_callback["second"] == ["fails"]
+    assert running_at_callback["fails"] == []  # a failure: nothing started before its callback
+    assert running_at_callback["last"] == []
