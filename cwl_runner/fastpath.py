@@ -98,6 +98,28 @@ _RESULTS: dict[str, tuple[type, ...]] = {
 }
 _INT_RANGE: tuple[int, int] = (-(2**31), 2**31 - 1)  # what cwltool's validation accepts for "int"
 _GLOB_CHARS = set("*?[]{}\\/")
+#: the fields of a planned tool (besides namespaced metadata such as schema.org's)
+_TOOL_FIELDS = {
+    "class",
+    "id",
+    "inputs",
+    "outputs",
+    "baseCommand",
+    "arguments",
+    "stdout",
+    "stderr",
+    "requirements",
+    "hints",
+    "successCodes",
+    "temporaryFailCodes",
+    "permanentFailCodes",
+    "cwlVersion",
+    "doc",
+    "label",
+    "intent",
+    "http://commonwl.org/cwltool#original_cwlVersion",
+}
+_CWLTOOL_NS = "http://commonwl.org/cwltool#"
 
 
 def mode() -> str:
@@ -302,8 +324,8 @@ def _plan(tool: RunnerCommandLineTool) -> Plan | None:
     for req in [*tool.requirements, *tool.hints]:
         if req.get("class") not in _ALLOWED:
             return None
-    for key in ("stdin", "shellQuote"):
-        if key in doc:
+    for key in doc:  # a field we do not know of is cwltool's to interpret
+        if key not in _TOOL_FIELDS and (":" not in key or key.startswith(_CWLTOOL_NS)):
             return None
     inputs: list[_Input] = []
     bindings: list[dict[str, Any]] = []

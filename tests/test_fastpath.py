@@ -107,6 +107,8 @@ def _write(tmp_path: Path, name: str, text: str) -> Path:
         "requirements: {InitialWorkDirRequirement: {listing: [{entryname: a, entry: b}]}}\n"
         "baseCommand: cat\ninputs: {}\noutputs: {}\n",
         "requirements: {ShellCommandRequirement: {}}\nbaseCommand: echo\ninputs: {}\noutputs: {}\n",
+        # a field whose meaning is cwltool's (stdin is staged)
+        "baseCommand: cat\nstdin: /etc/hostname\ninputs: {}\noutputs: {}\n",
         # separate: false needs a prefix (cwltool's error)
         "baseCommand: echo\ninputs: {m: {type: string, inputBinding: {separate: false}}}\noutputs: {}\n",
     ],
