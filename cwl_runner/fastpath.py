@@ -85,6 +85,7 @@ _ALLOWED = {
     "ToolTimeLimit",
     "LoadListingRequirement",
     "DockerRequirement",
+    "SoftwareRequirement",
 }
 _SCALARS: dict[str, type] = {"string": str, "int": int, "long": int, "boolean": bool}
 #: what an outputEval's result may be, per declared type, to pass cwltool's validation
@@ -220,6 +221,7 @@ class Plan:
     timelimit: int | None
     networkaccess: bool
     docker: bool
+    software: bool
     success_codes: list[int] = field(default_factory=list)
     temporary_fail_codes: list[int] = field(default_factory=list)
     permanent_fail_codes: list[int] = field(default_factory=list)
@@ -409,6 +411,7 @@ def _plan(tool: RunnerCommandLineTool) -> Plan | None:
             return None
         streams[stream] = name
     docker = any(r["class"] == "DockerRequirement" for r in [*tool.requirements, *tool.hints])
+    software = any(r["class"] == "SoftwareRequirement" for r in [*tool.requirements, *tool.hints])
     env: dict[str, str] = {}
     evr: Any = tool.get_requirement("EnvVarRequirement")[0]
     if evr is not None:
@@ -434,6 +437,7 @@ def _plan(tool: RunnerCommandLineTool) -> Plan | None:
         timelimit=timelimit,
         networkaccess=networkaccess,
         docker=docker,
+        software=software,
         success_codes=list(doc.get("successCodes", [])),
         temporary_fail_codes=list(doc.get("temporaryFailCodes", [])),
         permanent_fail_codes=list(doc.get("permanentFailCodes", [])),
@@ -451,6 +455,9 @@ def usable(plan: Plan, rc: RuntimeContext) -> bool:
     # DockerRequirement: a container, or (required, with --no-container) cwltool's
     # "unsupported requirement" from make_job_runner
     if plan.docker or (rc.use_container and rc.default_container):
+        return False
+    # SoftwareRequirement means nothing without dependency resolvers (cwltool's too)
+    if plan.software and rc.job_script_provider is not None:
         return False
     return True
 

@@ -293,3 +293,18 @@ def test_a_missing_input_file_fails_as_with_cwltool(tmp_path: Path) -> None:
     }
     assert runs["1"].returncode == runs["0"].returncode != 0
     assert "nowhere.txt" in runs["1"].stderr and "Traceback" not in runs["1"].stderr
+
+
+def test_software_requirement_is_planned_unless_dependencies_are_resolved(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path,
+        "s.cwl",
+        "hints: {SoftwareRequirement: {packages: [{package: coreutils}]}}\n"
+        "baseCommand: echo\ninputs: {}\noutputs: {}\n",
+    )
+    plan = _tool(path).fast_plan
+    assert plan is not None and plan.software
+    from cwltool.context import RuntimeContext
+
+    assert fastpath.usable(plan, RuntimeContext({"use_container": False}))
+    assert not fastpath.usable(plan, RuntimeContext({"use_container": False, "job_script_provider": object()}))
