@@ -184,8 +184,12 @@ class RunEvents:
         now = time.monotonic()
         if not force and (not self._dirty or now - self._last_write < self._interval):
             return False
-        data = json.dumps(self.to_dict(), separators=(",", ":")).encode()
-        store.put(EVENTS_KEY, data)
+        doc = self.to_dict()
+        streaming = getattr(store, "put_stream", None)
+        if streaming is not None:  # the log of a big run is never one string in memory
+            streaming(EVENTS_KEY, lambda handle: dump_in_chunks(doc, handle))
+        else:
+            store.put(EVENTS_KEY, json.dumps(doc, separators=(",", ":")).encode())
         spent = time.monotonic() - now
         # a big log is written less often: its writes stay under ~5 % of the leader's time
         self._interval = max(MIN_INTERVAL, spent * 20)
@@ -203,6 +207,24 @@ class RunEvents:
             if entry.get("status") in ("queued", "running"):
                 entry["status"] = "interrupted"
             self.previous.append(entry)
+
+
+def dump_in_chunks(doc: dict[str, Any], handle: Any, chunk: int = 1000) -> None:
+    """Write ``doc`` as ``json.dumps(doc, separators=(",", ":"))`` would, its long
+    lists ``chunk`` items at a time: a 1,000,000-job log is ~500 MB of JSON, and
+    ``json.dumps`` holds it (and its pieces) in memory at once."""
+    handle.write(b"{")
+    for index, (key, value) in enumerate(doc.items()):
+        handle.write((b"," if index else b"") + json.dumps(key).encode() + b":")
+        if isinstance(value, list) and len(value) > chunk:
+            handle.write(b"[")
+            for start in range(0, len(value), chunk):
+                part = json.dumps(value[start : start + chunk], separators=(",", ":"))[1:-1]
+                handle.write((b"," if start else b"") + part.encode())
+            handle.write(b"]")
+        else:
+            handle.write(json.dumps(value, separators=(",", ":")).encode())
+    handle.write(b"}")
 
 
 def load(store: JobStore) -> dict[str, Any] | None:

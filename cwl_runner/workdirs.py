@@ -166,9 +166,13 @@ def remove_tree(root: str, threads: int = 8, depth: int = 3) -> None:
 
     collect(root, 1)
     if len(subtrees) > 16:
+
+        def remove_share(share: int) -> None:  # every threads-th subtree: no future per entry
+            for path in subtrees[share::threads]:
+                _remove_entry(path)
+
         with ThreadPoolExecutor(threads, thread_name_prefix="remove") as pool:
-            for _ in pool.map(_remove_entry, subtrees):
-                pass
+            list(pool.map(remove_share, range(threads)))
     shutil.rmtree(root, ignore_errors=True)
 
 

@@ -370,3 +370,23 @@ def test_a_retried_job_is_one_entry_with_its_tries(run_cwl, tmp_path):
     assert job["status"] == "success" and job["tries"] == 2 and job["exit_code"] == 0
     log = Path(job["log"]).read_text()
     assert "attempt 1 fails: exit1" in log and log.rstrip().splitlines()[-1].startswith("# ended after")
+
+
+def test_the_event_log_is_written_in_chunks_as_json_dumps_writes_it(tmp_path):
+    import io
+    import random
+
+    from cwl_runner.events import dump_in_chunks
+
+    rng = random.Random(1)
+    for size in (0, 1, 999, 1000, 1001, 2500):
+        doc = {
+            "format": 1,
+            "workflow": "w \u00e9",
+            "errors": [],
+            "jobs": [{"id": str(i), "cpu": rng.random(), "log": None, "cmd": 'a "b" \\ c'} for i in range(size)],
+            "limits": {"cores": 2},
+        }
+        handle = io.BytesIO()
+        dump_in_chunks(doc, handle)
+        assert handle.getvalue() == json.dumps(doc, separators=(",", ":")).encode(), size

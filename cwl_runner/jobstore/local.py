@@ -5,8 +5,9 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 from ..errors import JobStoreError
 from ..pathmapper import link_or_copy
@@ -35,6 +36,10 @@ class LocalJobStore(JobStore):
         return path
 
     def put(self, key: str, data: bytes) -> None:
+        self.put_stream(key, lambda handle: handle.write(data))
+
+    def put_stream(self, key: str, write: Callable[[Any], Any]) -> None:
+        """``put`` of what ``write(handle)`` writes (a big value never whole in memory)."""
         path = self._path(key)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -43,7 +48,7 @@ class LocalJobStore(JobStore):
             raise JobStoreError(f"cannot write {key} in job store {self.root}: {err.strerror or err}") from err
         try:
             with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
+                write(handle)
             os.replace(tmp, path)  # readers see the old value or the new one, never half of one
         except BaseException as err:
             try:
