@@ -225,6 +225,8 @@ def parallel_steps(steps: list[Any], rc: Any, runtimeContext: Any) -> Any:
 
 _original_load_tool: Callable[..., Any] | None = None
 _step_tools: dict[tuple[Any, ...], Any] = {}
+#: the loader of the load the cache belongs to (held, so it is never a reused id)
+_cache_loader: Any = None
 
 
 def load_step_tool(argsworkflow: Any, loadingContext: Any) -> Any:
@@ -259,10 +261,13 @@ def load_step_tool(argsworkflow: Any, loadingContext: Any) -> Any:
             json.dumps([loadingContext.requirements, loadingContext.hints, loadingContext.overrides_list], default=str),
             options,
             id(loadingContext.construct_tool_object),
-            id(loadingContext.loader),
         )
     except (OSError, TypeError, ValueError):
         return _original_load_tool(argsworkflow, loadingContext)
+    global _cache_loader
+    if loadingContext.loader is not _cache_loader:  # a new load: a new cache (an id may be reused)
+        _step_tools.clear()
+        _cache_loader = loadingContext.loader
     tool = _step_tools.get(key)
     if tool is None:
         tool = _step_tools[key] = _original_load_tool(argsworkflow, loadingContext)
