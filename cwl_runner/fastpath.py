@@ -54,6 +54,7 @@ from schema_salad.exceptions import ValidationException
 from schema_salad.ref_resolver import file_uri, uri_file_path
 from schema_salad.utils import json_dumps
 
+from .job import JobRecord, JobResult
 from .tools import ScheduledJob
 from .workdirs import RunnerRuntimeContext
 
@@ -473,10 +474,31 @@ class FastJob(ScheduledJob, CommandLineJob):
     #: RUNNER_CWL_FASTPATH=check: compare the outputs with cwltool's collection
     checking = False
 
+    #: the job's output and temporary directories are only named: the worker makes them
+    named_dirs = False
+
     def __init__(self, *args: Any) -> None:
         super().__init__(*args)
         #: the input files this job reads (cwltool's MutationManager), by location
         self.readers: dict[str, Any] = {}
+
+    def fill_record(self, record: JobRecord, runtimeContext: RuntimeContext) -> None:
+        """The work the leader need not do: making the job's directories, and looking
+        at (and checksumming) its output files, which the worker does after the command;
+        the temporary directory goes with them when every output was a regular file."""
+        if self.named_dirs:
+            record.make_dirs = [self.outdir, self.tmpdir]
+        ports = self.plan.outputs
+        if all(p.output_eval is None and p.glob is not None for p in ports):
+            record.collect = list(dict.fromkeys(cast(str, p.glob) for p in ports))
+            record.checksums = self.compute_checksum
+            record.drop_tmpdir = bool(runtimeContext.rm_tmpdir) and not self.readers
+
+    def discard_dirs(self, result: JobResult, executor: Any) -> None:
+        if self.stagedir is not None and (self.readers or self.pathmapper.files()):
+            executor.discard(self.stagedir)  # otherwise only ever named
+        if not result.tmpdir_removed:
+            executor.discard(self.tmpdir)
 
     def _prepare_and_execute(self, runtimeContext: RuntimeContext, tmpdir_lock: Any) -> None:
         if self.readers or self.pathmapper.files():  # inputs to stage: cwltool's run
@@ -505,6 +527,9 @@ class FastJob(ScheduledJob, CommandLineJob):
             self._release()
 
     def _collect_fast(self, outdir: str, rcode: int) -> dict[str, Any]:
+        collected = self.result.collected if self.result is not None else None
+        if collected is not None:
+            return self._checked(self._collected(outdir, collected), outdir, rcode)
         found: dict[str, tuple[str, os.stat_result]] = {}
         for port in self.plan.outputs:
             if port.glob is None or port.glob in found:
@@ -526,7 +551,7 @@ class FastJob(ScheduledJob, CommandLineJob):
                 if port.output_eval is None:
                     assert port.glob is not None
                     path, info = found[port.glob]
-                    obj = self._file(path, info)
+                    obj = self._file(path, info.st_size)
                     if mutations is not None:
                         mutations.set_generation(cast(Any, obj))
                     outputs[port.name] = obj
@@ -544,6 +569,10 @@ class FastJob(ScheduledJob, CommandLineJob):
         except (WorkflowException, OSError, UnicodeDecodeError):  # cwltool's collection says what
             return self.collect_slow(outdir, rcode)
         self.confined = True  # regular files directly in the (real) output directory
+        return self._checked(outputs, outdir, rcode)
+
+    def _checked(self, outputs: dict[str, Any], outdir: str, rcode: int) -> dict[str, Any]:
+        """``outputs``; with RUNNER_CWL_FASTPATH=check, only when cwltool's collection agrees."""
         if self.checking:
             theirs = self.collect_slow(outdir, rcode)
             if outputs != theirs:
@@ -553,7 +582,21 @@ class FastJob(ScheduledJob, CommandLineJob):
                 )
         return outputs
 
-    def _file(self, path: str, info: os.stat_result) -> dict[str, Any]:
+    def _collected(self, outdir: str, collected: dict[str, list[Any]]) -> dict[str, Any]:
+        """The outputs from what the worker found (``JobRecord.collect``): every port a
+        File, each a regular file, no cwl.output.json."""
+        outputs: dict[str, Any] = {}
+        mutations = self.runtime_context.mutation_manager
+        for port in self.plan.outputs:
+            size, digest = collected[cast(str, port.glob)]
+            obj = self._file(os.path.join(outdir, cast(str, port.glob)), size, digest)
+            if mutations is not None:
+                mutations.set_generation(cast(Any, obj))
+            outputs[port.name] = obj
+        self.confined = True
+        return outputs
+
+    def _file(self, path: str, size: int, digest: str | None = None) -> dict[str, Any]:
         basename = os.path.basename(path)
         nameroot, nameext = os.path.splitext(basename)
         obj: dict[str, Any] = {
@@ -564,8 +607,8 @@ class FastJob(ScheduledJob, CommandLineJob):
             "class": "File",
         }
         if self.compute_checksum:
-            obj["checksum"] = "sha1$" + _sha1(path)
-        obj["size"] = info.st_size
+            obj["checksum"] = "sha1$" + (digest or _sha1(path))
+        obj["size"] = size
         return obj
 
     def _evaluate(self, port: _Output, found: dict[str, tuple[str, os.stat_result]], rcode: int) -> Any:
@@ -643,7 +686,10 @@ def make_job(
     from cwltool import process
 
     name = process.uniquename(rc.name or process.shortname(tool.tool.get("id", "job")))
-    made = rc.job_dirs() if isinstance(rc, RunnerRuntimeContext) else None
+    named = None
+    if not files and isinstance(rc, RunnerRuntimeContext):
+        named = rc.job_dir_names()  # made by the worker (JobRecord.make_dirs)
+    made = named or (rc.job_dirs() if isinstance(rc, RunnerRuntimeContext) else None)
     if made is None:  # as cwltool's _init_job
         fs_access = rc.make_fs_access(rc.basedir)
         made = (
@@ -695,6 +741,7 @@ def make_job(
     )
     job.tool_object = tool
     job.plan = plan
+    job.named_dirs = named is not None
     job.runtime_context = rc
     job.compute_checksum = rc.compute_checksum is not False
     job.prov_obj = tool.prov_obj

@@ -59,6 +59,16 @@ class JobRecord:
     #: where the worker uploads the job's output directory when it ends (an S3
     #: job store's ``files/JOB_ID/``); None when outputs stay where they are
     upload: str | None = None
+    #: directories the worker makes before it starts the command (the fast path only
+    #: names a job's output and temporary directories: see fastpath.py)
+    make_dirs: list[str] = field(default_factory=list)
+    #: output files (paths relative to ``outdir``) the worker looks at when the command
+    #: has ended: if each is a regular file and there is no ``cwl.output.json``, the
+    #: result's ``collected`` has each one's size and SHA-1 (when ``checksums``)
+    collect: list[str] | None = None
+    checksums: bool = True
+    #: remove ``tmpdir`` once ``collect`` found every file (nothing can point into it)
+    drop_tmpdir: bool = False
 
     def to_json(self) -> bytes:
         data = asdict(self)
@@ -100,6 +110,11 @@ class JobResult:
     attempt: int = 1
     #: the record's lazy log was not written (the job exited 0 and wrote nothing there)
     no_log: bool = False
+    #: the record's ``collect`` files as the worker found them: name -> [size, sha1];
+    #: None when it did not look, or found something else (the leader then looks itself)
+    collected: dict[str, list[Any]] | None = None
+    #: the worker removed the record's tmpdir (``drop_tmpdir``)
+    tmpdir_removed: bool = False
 
     def to_json(self) -> bytes:
         return json.dumps(asdict(self), separators=(",", ":")).encode()

@@ -51,6 +51,8 @@ class ScheduledJob(JobBase):
     """Mixed in before one of cwltool's job classes (see :func:`scheduled`)."""
 
     record: JobRecord | None = None
+    #: how the job ended (set by finish, before the outputs are collected)
+    result: JobResult | None = None
     content_key: str | None = None
     step_name: str | None = None
     confined = False
@@ -168,7 +170,17 @@ class ScheduledJob(JobBase):
         self.record.upload = executor.stager.output_url(self.record.id)
         if self.record.upload:
             executor.stager.register(self.record.id, self.outdir)
+        self.fill_record(self.record, runtimeContext)
         executor.submit(self, self.record, runtimeContext)
+
+    def fill_record(self, record: JobRecord, runtimeContext: RuntimeContext) -> None:
+        """What a kind of job adds to its record before it is submitted."""
+
+    def discard_dirs(self, result: JobResult, executor: Executor) -> None:
+        """Remove the job's temporary and staging directories (--rm-tmpdir, the default)."""
+        if self.stagedir is not None:
+            executor.discard(self.stagedir)  # often never made: nothing was staged
+        executor.discard(self.tmpdir)
 
     def _log_path(self, name: str | None) -> str | None:
         if name is None:
@@ -185,6 +197,7 @@ class ScheduledJob(JobBase):
         process status.
         """
         rcode = result.exit_code
+        self.result = result
         outputs: dict[str, Any] = {}
         try:
             if result.error:
@@ -243,10 +256,7 @@ class ScheduledJob(JobBase):
             with lock:
                 self.output_callback(outputs, status)
         if runtimeContext.rm_tmpdir:
-            executor = _executor(runtimeContext)
-            if self.stagedir is not None:
-                executor.discard(self.stagedir)  # often never made: nothing was staged
-            executor.discard(self.tmpdir)
+            self.discard_dirs(result, _executor(runtimeContext))
         return status
 
 

@@ -24,7 +24,9 @@ and finishes the removals.
 
 from __future__ import annotations
 
+import itertools
 import os
+import secrets
 import shutil
 import stat
 import tempfile
@@ -51,6 +53,9 @@ class WorkDirs:
         self._trash: deque[str] = deque()
         self._closed = False
         self._workers: list[threading.Thread] = []
+        #: names() of this run: a random part, then a count
+        self._token = secrets.token_hex(4)
+        self._count = itertools.count(1)
 
     # -- the leader's side -----------------------------------------------------------
     def take(self, prefix: str) -> str:
@@ -66,6 +71,11 @@ class WorkDirs:
     def name(self, prefix: str) -> str:
         """A path under ``prefix`` that nothing uses, not created."""
         return f"{prefix}stage-{uuid.uuid4().hex}"
+
+    def fresh(self, prefix: str) -> str:
+        """A new name starting with ``prefix`` that nothing uses, not created: for a
+        directory the job's own thread (or node) makes (``JobRecord.make_dirs``)."""
+        return f"{prefix}{self._token}{next(self._count)}"
 
     def discard(self, path: str) -> None:
         """Remove ``path`` (a directory tree) soon, off the caller's thread."""
@@ -214,6 +224,22 @@ class RunnerRuntimeContext(RuntimeContext):
         if self.runner_workdirs is None or self.outdir or self.tmpdir or self.stagedir:
             return None
         dirs = (self.create_outdir(), self.create_tmpdir(), self.get_stagedir())
+        roots = self.runner_real_roots
+        if all(os.path.dirname(d) in roots for d in dirs):
+            return dirs
+        return None
+
+    def job_dir_names(self) -> tuple[str, str, str] | None:
+        """Like :meth:`job_dirs`, but only names: the output and temporary directories
+        are made by whatever runs the job (``JobRecord.make_dirs``), off this thread."""
+        workdirs = self.runner_workdirs
+        if workdirs is None or self.outdir or self.tmpdir or self.stagedir:
+            return None
+        dirs = (
+            workdirs.fresh(self.tmp_outdir_prefix),
+            workdirs.fresh(self.tmpdir_prefix),
+            workdirs.name(self.tmpdir_prefix),
+        )
         roots = self.runner_real_roots
         if all(os.path.dirname(d) in roots for d in dirs):
             return dirs

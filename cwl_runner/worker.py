@@ -6,10 +6,13 @@ job store (what the Slurm backend submits).
 from __future__ import annotations
 
 import errno
+import hashlib
 import json
 import os
 import shlex
+import shutil
 import signal
+import stat
 import subprocess
 import sys
 import threading
@@ -47,6 +50,16 @@ def execute(
     started = time.time()
     files: list[Any] = []
     argv, env = _reveal(record)
+    for directory in record.make_dirs:
+        try:
+            os.mkdir(directory)
+        except FileExistsError:
+            pass
+        except OSError as err:
+            full = _disk_full(record)
+            return JobResult(
+                record.id, 1, started, time.time(), error=full or f"job directory: {err}", failure="system"
+            )
     cgroup = None
     if record.enforce_memory:
         from .memlimit import MemoryCgroup
@@ -165,6 +178,9 @@ def execute(
     if code != 0 and kind is None and not injected.is_set():
         error = _disk_full(record)
         kind = "system" if error else None
+    collected = None
+    if record.collect is not None and not timed_out.is_set() and not injected.is_set() and error is None:
+        collected = _collect(record)
     if record.upload and not timed_out.is_set() and not injected.is_set() and error is None:
         error = upload_outputs(record)
         kind = "system" if error else kind  # the job ran; its outputs did not reach the store
@@ -177,7 +193,16 @@ def execute(
         failure=kind,
         injected=injected.is_set(),
         error=error,
+        collected=collected,
     )
+    if collected is not None and record.drop_tmpdir and record.tmpdir:
+        try:
+            os.rmdir(record.tmpdir)  # the usual case: the job left nothing there
+        except FileNotFoundError:
+            pass
+        except OSError:
+            shutil.rmtree(record.tmpdir, ignore_errors=True)
+        result.tmpdir_removed = True
     if usage is not None:
         result.cpu_user = round(usage.ru_utime, 3)
         result.cpu_system = round(usage.ru_stime, 3)
@@ -188,6 +213,29 @@ def execute(
         result.no_log = log_file is None
     _log_footer(log_file, result, f"{reason}; {result.error}" if result.error else reason)
     return result
+
+
+def _collect(record: JobRecord) -> dict[str, list[Any]] | None:
+    """``record.collect``'s files as [size, sha1] when each is a regular file (no link,
+    no directory) and the tool wrote no ``cwl.output.json``; otherwise None."""
+    assert record.collect is not None
+    found: dict[str, list[Any]] = {}
+    try:
+        for name in record.collect:
+            path = os.path.join(record.outdir, name)
+            info = os.lstat(path)
+            if not stat.S_ISREG(info.st_mode):
+                return None
+            digest = None
+            if record.checksums:
+                with open(path, "rb") as handle:
+                    digest = hashlib.file_digest(handle, "sha1").hexdigest()  # nosec - CWL's checksum
+            found[name] = [info.st_size, digest]
+        if os.path.lexists(os.path.join(record.outdir, "cwl.output.json")):
+            return None
+    except OSError:
+        return None
+    return found
 
 
 class _Scratch:
