@@ -361,7 +361,31 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def run() -> None:
     """Console-script entry point."""
-    sys.exit(main())
+    exit_now(main())
+
+
+def exit_now(code: int) -> None:
+    """Exit with ``code`` without the interpreter's teardown.
+
+    Tearing down frees every object of the loaded schemas and modules one at a time:
+    0.1-0.15 s here, a fifth of a one-tool run. Exit handlers (logging's, coverage's)
+    still run and the streams are flushed first. With a non-daemon thread still
+    alive (an embedding's), or RUNNER_CWL_CLEAN_EXIT=1, the usual exit.
+    """
+    import atexit
+    import threading
+
+    main_thread = threading.main_thread()
+    waiting = [t for t in threading.enumerate() if t is not main_thread and not t.daemon and t.is_alive()]
+    if waiting or os.environ.get("RUNNER_CWL_CLEAN_EXIT") == "1":
+        sys.exit(code)
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed pipe: nothing more can be said there
+            pass
+    os._exit(code)
 
 
 if __name__ == "__main__":

@@ -22,6 +22,8 @@ step "Python environment ($VENV)"
 # cwl-utils than cwltool needs; its other dependencies come with the test extras
 "$VENV/bin/python" -m pip install -q --no-deps "runcrate==0.6.2" 2>&1 | grep -v '^WARNING' || true
 "$VENV/bin/python" -c "import cwl_runner, cwltest" # fails loudly if the install did
+# bytecode, as a wheel install has it (an editable one under PYTHONDONTWRITEBYTECODE has none)
+"$VENV/bin/python" -m compileall -q cwl_runner >/dev/null
 export PATH="$VENV/bin:$PATH"
 
 step "Node.js (cwltool's JavaScript engine)"
