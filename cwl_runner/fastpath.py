@@ -493,6 +493,9 @@ class FastJob(ScheduledJob, CommandLineJob):
             record.collect = list(dict.fromkeys(cast(str, p.glob) for p in ports))
             record.checksums = self.compute_checksum
             record.drop_tmpdir = bool(runtimeContext.rm_tmpdir) and not self.readers
+            # nothing but the environment names the temporary directory: no binding
+            # (literal), no outputEval; cwltool's --leave-tmpdir keeps each job's own
+            record.recycle_tmpdir = record.drop_tmpdir and self.named_dirs
 
     def discard_dirs(self, result: JobResult, executor: Any) -> None:
         if self.stagedir is not None and (self.readers or self.pathmapper.files()):

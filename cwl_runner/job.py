@@ -69,6 +69,10 @@ class JobRecord:
     checksums: bool = True
     #: remove ``tmpdir`` once ``collect`` found every file (nothing can point into it)
     drop_tmpdir: bool = False
+    #: the job's TMPDIR may be any empty directory (only its environment names it): a
+    #: job thread of a long-lived process lends it one it keeps for its jobs, emptied,
+    #: and ``tmpdir`` itself is never made (see worker.TmpDirs)
+    recycle_tmpdir: bool = False
 
     def to_json(self) -> bytes:
         data = asdict(self)

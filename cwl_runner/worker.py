@@ -33,6 +33,7 @@ def execute(
     on_start: Callable[[subprocess.Popen[bytes]], None] | None = None,
     process_group: int | None = None,
     lazy: bool = False,
+    tmpdirs: TmpDirs | None = None,
 ) -> JobResult:
     """Run ``record``'s command to completion and say how it ended.
 
@@ -45,12 +46,18 @@ def execute(
     The log file also gets the command line first and the exit reason last.
     The result carries the job's CPU time and peak memory (``measure.py``).
     With ``lazy`` (jobs run by threads of a long-lived process), a record's
-    ``lazy_log`` is honoured: see :class:`_Scratch`.
+    ``lazy_log`` is honoured: see :class:`_Scratch`; with ``tmpdirs``, a record's
+    ``recycle_tmpdir`` (see :class:`TmpDirs`).
     """
     started = time.time()
     files: list[Any] = []
     argv, env = _reveal(record)
+    lent = tmpdirs.lend(record) if tmpdirs is not None and record.recycle_tmpdir and record.tmpdir else None
+    if lent is not None:
+        env = {k: lent if v == record.tmpdir else v for k, v in env.items()}
     for directory in record.make_dirs:
+        if lent is not None and directory == record.tmpdir:
+            continue
         try:
             os.mkdir(directory)
         except FileExistsError:
@@ -195,7 +202,11 @@ def execute(
         error=error,
         collected=collected,
     )
-    if collected is not None and record.drop_tmpdir and record.tmpdir:
+    if lent is not None:
+        assert tmpdirs is not None
+        tmpdirs.take_back(lent)
+        result.tmpdir_removed = True  # never made
+    elif collected is not None and record.drop_tmpdir and record.tmpdir:
         try:
             os.rmdir(record.tmpdir)  # the usual case: the job left nothing there
         except FileNotFoundError:
@@ -236,6 +247,61 @@ def _collect(record: JobRecord) -> dict[str, list[Any]] | None:
     except OSError:
         return None
     return found
+
+
+class TmpDirs:
+    """Temporary directories lent to jobs by the job threads of a long-lived process.
+
+    Making and removing a directory waits on the disk's journal: on a scatter of
+    small commands the two cost as much as spawning the command. A job whose record
+    allows it (``recycle_tmpdir``: its TMPDIR appears nowhere but in its environment)
+    gets its thread's own directory instead, which the thread finds empty after the
+    job (one listing, no write) and lends to its next job; one the job left
+    something in is removed, and the thread makes a new one for the next job.
+    :meth:`remove_all` removes them all (the backend's shutdown).
+    """
+
+    def __init__(self) -> None:
+        self._local = threading.local()
+        self._all: set[str] = set()
+        self._lock = threading.Lock()
+
+    def lend(self, record: JobRecord) -> str | None:
+        """This thread's empty directory beside ``record.tmpdir``; None if none can be made."""
+        parent = os.path.dirname(record.tmpdir)
+        mine: str | None = getattr(self._local, "path", None)
+        if mine is not None and os.path.dirname(mine) == parent:
+            return mine
+        try:
+            import tempfile
+
+            mine = tempfile.mkdtemp(prefix=os.path.basename(record.tmpdir) + "-thread", dir=parent)
+        except OSError:
+            return None
+        with self._lock:
+            self._all.add(mine)
+        self._local.path = mine
+        return mine
+
+    def take_back(self, path: str) -> None:
+        """After the job: keep ``path`` if the job left it empty, else remove it."""
+        try:
+            with os.scandir(path) as entries:
+                if next(entries, None) is None:
+                    return
+        except OSError:
+            pass
+        self._local.path = None
+        with self._lock:
+            self._all.discard(path)
+        shutil.rmtree(path, ignore_errors=True)
+
+    def remove_all(self) -> None:
+        with self._lock:
+            paths = list(self._all)
+            self._all.clear()
+        for path in paths:
+            shutil.rmtree(path, ignore_errors=True)
 
 
 class _Scratch:

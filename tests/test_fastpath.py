@@ -308,3 +308,27 @@ def test_software_requirement_is_planned_unless_dependencies_are_resolved(tmp_pa
 
     assert fastpath.usable(plan, RuntimeContext({"use_container": False}))
     assert not fastpath.usable(plan, RuntimeContext({"use_container": False, "job_script_provider": object()}))
+
+
+def test_every_job_finds_an_empty_tmpdir(tmp_path: Path) -> None:
+    """Job threads lend their jobs a TMPDIR they keep (worker.TmpDirs): whatever a
+    job leaves there, the next one still starts with an empty directory, and none
+    of them is left behind."""
+    items = [f"i{n}" for n in range(12)]
+    (tmp_path / "in.json").write_text(json.dumps({"items": items}))
+    prefix = tmp_path / "tmp" / "t"
+    prefix.parent.mkdir()
+    run = runner_cwl(
+        "--quiet",
+        "--tmpdir-prefix",
+        str(prefix),
+        "--outdir",
+        str(tmp_path / "out"),
+        str(FAST / "tmpdir.cwl"),
+        str(tmp_path / "in.json"),
+        env={fastpath.MODE_ENV: "1"},
+    )
+    assert run.returncode == 0, run.stderr
+    seen = [Path(f["path"]).read_text() for f in run.json()["out"]]
+    assert seen == ["ok\n"] * len(items)
+    assert list((tmp_path / "tmp").iterdir()) == []

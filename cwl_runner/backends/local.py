@@ -39,6 +39,8 @@ class LocalBackend(Backend):
         self._pool = ThreadPoolExecutor(max_workers=4096, thread_name_prefix="job")
         # jobs run in its process group, which dies with this process (see guard.py)
         self._guard = Guard()
+        #: temporary directories this backend's job threads lend their jobs
+        self._tmpdirs = worker.TmpDirs()
 
     def submit(self, record: JobRecord) -> None:
         self._pool.submit(self._run, record)
@@ -57,6 +59,7 @@ class LocalBackend(Backend):
                     on_start=lambda proc: self._started(record, proc),
                     process_group=self._guard.pgid(),
                     lazy=True,
+                    tmpdirs=self._tmpdirs,
                 )
         except Exception as err:  # a job's thread must always report back
             result = JobResult(record.id, 1, error=f"{type(err).__name__}: {err}", failure="system")
@@ -114,3 +117,5 @@ class LocalBackend(Backend):
             thread.join(timeout=60)
         self._pool.shutdown(wait=False)
         self._guard.close()
+        if not left:
+            self._tmpdirs.remove_all()
