@@ -9,6 +9,13 @@ backoff, from a heap of delayed retries) and its callback waits for the last
 attempt. Completion callbacks run on the thread
 that calls :meth:`Scheduler.wait` (the leader's main loop), so workflow state
 is only ever touched by one thread.
+
+A backend that runs jobs in threads of this process (the local one) may also
+*hand off*: the thread whose job just succeeded frees that job's resources and
+takes the next queued job that fits, at once (:meth:`Scheduler.handoff`), instead
+of idling until the leader's loop has handled the result. The leader still
+handles every result, in order, and hears of each handed-off start first. After
+any failure, and with retries delayed or faults injected, the leader decides.
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ import collections
 import heapq
 import itertools
 import logging
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,7 +33,7 @@ from .backends.base import Backend
 from .errors import ResourceError
 from .job import JobRecord, JobResult, record_key
 from .jobstore import JobStore
-from .retry import FaultInjector, RetryPolicy
+from .retry import FaultInjector, RetryPolicy, classify
 
 _logger = logging.getLogger("runner-cwl")
 
@@ -71,6 +79,16 @@ class Scheduler:
         self.finished = 0
         #: called with each record as it starts (the run's event log)
         self.on_start: Callable[[JobRecord], None] | None = None
+        #: the queue and the free resources, which job threads touch when they hand off
+        self._lock = threading.Lock()
+        #: started by a job's thread (handoff): the leader calls on_start for them
+        self._handed: collections.deque[JobRecord] = collections.deque()
+        #: ended jobs whose resources their thread already freed (handoff)
+        self._released: set[str] = set()
+        #: a job's thread saw a failure: from then on only the leader starts jobs
+        self._no_handoff = faults is not None or store_records
+        if not self._no_handoff and hasattr(backend, "handoff"):
+            backend.handoff = self.handoff
 
     def check_fits(self, record: JobRecord) -> None:
         """Refuse at once a job that could never start, naming the step and the flag."""
@@ -96,28 +114,70 @@ class Scheduler:
     def submit(self, record: JobRecord, callback: Callback) -> None:
         """Queue ``record``; ``callback(result)`` runs in :meth:`wait` when it ends."""
         self.check_fits(record)
-        self._queue.append((record, callback))
+        with self._lock:
+            self._queue.append((record, callback))
         self._start_ready()
+
+    def handoff(self, ended: JobRecord, result: JobResult) -> JobRecord | None:
+        """From the thread that ran ``ended``: when it succeeded, free its resources and
+        return the next queued job that fits, reserved and counted as running, for the
+        calling thread to start now; None when the leader must decide."""
+        if self._no_handoff or self._cancelled:
+            return None
+        if classify(ended, result) is not None:
+            self._no_handoff = True  # a failure: --on-error, retries and cancels are the leader's
+            return None
+        with self._lock:
+            if ended.id not in self._running or ended.id in self._released or self._cancelled:
+                return None
+            self._released.add(ended.id)
+            self._free(ended)
+            queue = self._queue
+            for _ in range(len(queue)):
+                record, callback = queue[0]
+                if self._fits(record):
+                    queue.popleft()
+                    self._reserve(record, callback)
+                    self._handed.append(record)
+                    return record
+                queue.rotate(-1)
+            return None
+
+    def _free(self, record: JobRecord) -> None:
+        self.free_cores += record.cores
+        self.free_ram += record.ram
+        self.free_gpus += record.gpus
+
+    def _reserve(self, record: JobRecord, callback: Callback) -> None:
+        self.free_cores -= record.cores
+        self.free_ram -= record.ram
+        self.free_gpus -= record.gpus
+        self._running[record.id] = (record, callback)
+        self.started += 1
 
     def _fits(self, record: JobRecord) -> bool:
         return record.cores <= self.free_cores + 1e-9 and record.ram <= self.free_ram and record.gpus <= self.free_gpus
 
     def _start_ready(self) -> None:
         queue = self._queue
-        skipped = 0
-        # scan only while something is free; jobs that do not fit keep their place
-        while skipped < len(queue) and self.free_cores > 1e-9:
-            record, callback = queue[0]
-            if not self._fits(record):
-                queue.rotate(-1)
-                skipped += 1
-                continue
-            queue.popleft()
-            self.free_cores -= record.cores
-            self.free_ram -= record.ram
-            self.free_gpus -= record.gpus
-            self._running[record.id] = (record, callback)
-            self.started += 1
+        while True:
+            with self._lock:
+                record = None
+                skipped = 0
+                # scan only while something is free; jobs that do not fit keep their place
+                while skipped < len(queue) and self.free_cores > 1e-9:
+                    record, callback = queue[0]
+                    if self._fits(record):
+                        queue.popleft()
+                        self._reserve(record, callback)
+                        break
+                    queue.rotate(-1)
+                    skipped += 1
+                    record = None
+                if skipped:
+                    queue.rotate(skipped)  # restore arrival order
+            if record is None:
+                return
             if self.faults is not None:
                 self.faults.plan(record)
             if self.store_records and self.jobstore is not None:
@@ -125,8 +185,6 @@ class Scheduler:
             self.backend.submit(record)
             if self.on_start is not None:
                 self.on_start(record)
-        if skipped:
-            queue.rotate(skipped)  # restore arrival order
 
     def busy(self) -> bool:
         return bool(self._running or self._queue or self._delayed)
@@ -140,16 +198,22 @@ class Scheduler:
             until_due = max(0.0, self._delayed[0][0] - time.monotonic())
             timeout = until_due if timeout is None else min(timeout, until_due)
         results = self.backend.poll(timeout)
+        while self._handed:  # started by job threads: before any of them is heard to end
+            handed = self._handed.popleft()
+            if self.on_start is not None:
+                self.on_start(handed)
         retried = False
         ended: list[tuple[Callback, JobResult]] = []
         for result in results:
-            entry = self._running.pop(result.id, None)
-            if entry is None:
-                continue
-            record, callback = entry
-            self.free_cores += record.cores
-            self.free_ram += record.ram
-            self.free_gpus += record.gpus
+            with self._lock:
+                entry = self._running.pop(result.id, None)
+                if entry is None:
+                    continue
+                record, callback = entry
+                if result.id in self._released:
+                    self._released.discard(result.id)
+                else:
+                    self._free(record)
             if self.faults is not None:
                 self.faults.observe(result)
             decision = self.retry.decide(record, result)
@@ -174,7 +238,8 @@ class Scheduler:
         now = time.monotonic()
         while self._delayed and self._delayed[0][0] <= now:
             _, _, record, callback = heapq.heappop(self._delayed)
-            self._queue.append((record, callback))
+            with self._lock:
+                self._queue.append((record, callback))
             retried = True
         if ended and all(r.exit_code == 0 and not r.error for _, r in ended):
             # the freed slots take queued jobs before the leader handles the ended ones
@@ -189,8 +254,9 @@ class Scheduler:
 
     def cancel_all(self) -> None:
         """Drop queued jobs and stop running ones (their results still arrive)."""
-        self._cancelled = True
-        self._queue.clear()
+        with self._lock:
+            self._cancelled = True
+            self._queue.clear()
         self._delayed.clear()
         for job_id in list(self._running):
             self.backend.kill(job_id)

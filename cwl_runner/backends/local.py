@@ -8,6 +8,7 @@ job store, exactly as it would on a cluster node.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import queue
@@ -15,6 +16,7 @@ import signal
 import subprocess
 import sys
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -37,6 +39,8 @@ class LocalBackend(Backend):
         # threads that wait on running jobs, reused from job to job; the scheduler
         # bounds how many jobs run at once, so the bound here is only a backstop
         self._pool = ThreadPoolExecutor(max_workers=4096, thread_name_prefix="job")
+        #: set by the scheduler: a thread whose job ended may take the next one (scheduler.py)
+        self.handoff: Callable[[JobRecord, JobResult], JobRecord | None] | None = None
         # jobs run in its process group, which dies with this process (see guard.py)
         self._guard = Guard()
         #: temporary directories this backend's job threads lend their jobs
@@ -49,23 +53,30 @@ class LocalBackend(Backend):
         with self._lock:
             self._procs[record.id] = (proc, record)
 
-    def _run(self, record: JobRecord) -> None:
-        try:
-            if self.use_worker_process:
-                result = self._run_worker(record)
-            else:
-                result = worker.execute(
-                    record,
-                    on_start=lambda proc: self._started(record, proc),
-                    process_group=self._guard.pgid(),
-                    lazy=True,
-                    tmpdirs=self._tmpdirs,
-                )
-        except Exception as err:  # a job's thread must always report back
-            result = JobResult(record.id, 1, error=f"{type(err).__name__}: {err}", failure="system")
-        with self._lock:
-            self._procs.pop(record.id, None)
-        self._done.put(result)
+    def _run(self, record: JobRecord | None) -> None:
+        while record is not None:
+            try:
+                if self.use_worker_process:
+                    result = self._run_worker(record)
+                else:
+                    result = worker.execute(
+                        record,
+                        on_start=functools.partial(self._started, record),
+                        process_group=self._guard.pgid(),
+                        lazy=True,
+                        tmpdirs=self._tmpdirs,
+                    )
+            except Exception as err:  # a job's thread must always report back
+                result = JobResult(record.id, 1, error=f"{type(err).__name__}: {err}", failure="system")
+            with self._lock:
+                self._procs.pop(record.id, None)
+            ended, record = record, None
+            if self.handoff is not None:
+                try:
+                    record = self.handoff(ended, result)  # the next job, started here and now
+                except Exception:  # the leader starts it then
+                    record = None
+            self._done.put(result)
 
     def _run_worker(self, record: JobRecord) -> JobResult:
         env = None
