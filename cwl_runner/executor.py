@@ -46,7 +46,7 @@ from .runstate import Leadership, RunRecord, StoreLease, ensure_restartable, ens
 from .scheduler import Limits, Scheduler
 from .staging import Stager
 from .tools import ScheduledJob, scheduled
-from .workdirs import WorkDirs, use_workdirs
+from .workdirs import WorkDirs, add_real_root, use_workdirs
 
 _logger = logging.getLogger("cwltool")
 CLEAN_POLICIES = ("on-success", "always", "on-error", "never")
@@ -498,6 +498,8 @@ class Executor(JobExecutor):
         self.stager = Stager(self.jobstore, self.jobstore.workdir("cache"))
         # final outputs in the store are hard-linked into --outdir, not copied
         patches.LINKABLE_ROOTS.add(os.path.realpath(self.jobstore.workdir("out")))
+        if isinstance(runtime_context.outdir, str):  # where cwltool relocates the final outputs
+            add_real_root(runtime_context.outdir)
         patches.LINKABLE_ROOTS.add(os.path.realpath(self.jobstore.workdir("cache")))
         runtime_context.path_mapper = self.stager.path_mapper()
         runtime_context.make_fs_access = self.stager.fs_access()

@@ -43,6 +43,7 @@ def apply() -> None:
     cwltool.process.stage_files = stage_files
     cwltool.job.stage_files = stage_files  # type: ignore[attr-defined]
     cwltool.process.shutil = _RelocatingShutil()  # type: ignore[assignment]
+    cwltool.process.os = _ProcessOs()  # type: ignore[assignment]
     import copy
 
     from ruamel.yaml.comments import CommentedMap, CommentedSeq
@@ -326,8 +327,9 @@ def _link_or_copy2(src: str, dst: str) -> Any:
     import shutil
 
     from .pathmapper import link_or_copy_file
+    from .workdirs import real_path
 
-    real = os.path.realpath(src)
+    real = real_path(src)
     if any(real.startswith(root) for root in LINKABLE_ROOTS):
         if os.path.isdir(dst):
             dst = os.path.join(dst, os.path.basename(src))
@@ -346,6 +348,38 @@ class _RelocatingShutil:
         import shutil
 
         return getattr(shutil, name)
+
+
+class _ProcessOsPath:
+    """``os.path`` as ``cwltool.process`` sees it: ``realpath`` (used there by
+    ``relocateOutputs``, on every final output) resolves paths below the job store
+    and the output directory cheaply (``workdirs.real_path``), same results."""
+
+    @staticmethod
+    def realpath(path: Any, *args: Any, **kwargs: Any) -> Any:
+        import os
+
+        from .workdirs import real_path
+
+        if args or kwargs or not isinstance(path, str):
+            return os.path.realpath(path, *args, **kwargs)
+        return real_path(path)
+
+    def __getattr__(self, name: str) -> Any:
+        import os
+
+        return getattr(os.path, name)
+
+
+class _ProcessOs:
+    """What ``cwltool.process`` sees as ``os``: the real module, with :class:`_ProcessOsPath`."""
+
+    path = _ProcessOsPath()
+
+    def __getattr__(self, name: str) -> Any:
+        import os
+
+        return getattr(os, name)
 
 
 # -- deep copies of ruamel's commented containers ---------------------------------------

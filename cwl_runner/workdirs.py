@@ -273,6 +273,7 @@ def use_workdirs(runtime_context: RuntimeContext, workdirs: WorkDirs) -> Runtime
         if prefix and os.path.isdir(os.path.dirname(prefix))
     }
     real = tuple(sorted(r for r in roots if os.path.realpath(r) == r))
+    REAL_ROOTS.update(real)
     context.runner_real_roots = real  # type: ignore[attr-defined]
     if real:
         base = context.make_fs_access
@@ -302,7 +303,38 @@ class FastRealpath(StdFsAccess):
                 if rest and os.path.normpath(path) == path and ".." not in rest.split(os.sep):
                     return _real_below(root, rest, path)
                 break
-        return super().realpath(path)
+        return real_path(path)
+
+
+#: directories known to be their own realpath, for :func:`real_path`: the job stores'
+#: work directories and the final output directory (cwltool's relocation resolves
+#: every output's path in the one and its new path in the other)
+REAL_ROOTS: set[str] = set()
+
+
+def add_real_root(path: str) -> None:
+    """Let :func:`real_path` trust ``path`` (or, while it does not exist, its nearest
+    existing parent) if that is a directory and its own realpath."""
+    path = os.path.abspath(path)
+    while not os.path.lexists(path) and os.path.dirname(path) != path:
+        path = os.path.dirname(path)
+    if os.path.isdir(path) and os.path.realpath(path) == path and path != os.sep:
+        REAL_ROOTS.add(path)
+
+
+def real_path(path: str) -> str:
+    """``os.path.realpath(path)``: one ``lstat`` per component below a root of
+    :data:`REAL_ROOTS` (the deepest that holds it), the usual walk elsewhere."""
+    best = ""
+    if os.path.isabs(path):
+        for root in REAL_ROOTS:
+            if len(root) > len(best) and path.startswith(root) and path[len(root) : len(root) + 1] == os.sep:
+                best = root
+    if best:
+        rest = path[len(best) + 1 :]
+        if rest and os.path.normpath(path) == path and ".." not in rest.split(os.sep):
+            return _real_below(best, rest, path)
+    return os.path.realpath(path)
 
 
 def _real_below(root: str, rest: str, path: str) -> str:
