@@ -14,6 +14,7 @@ import re
 import signal
 import sys
 from collections.abc import Sequence
+from typing import IO
 
 from . import __version__
 from .backends.noop import enabled as noop_enabled
@@ -338,6 +339,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     loading_context.construct_tool_object = make_tool
     runtime_context = RuntimeContext(vars(args))
     runtime_context.make_fs_access = CheckedFsAccess  # reading the input object
+    stdout = buffered_stdout()
     try:
         executor = make_executor(args)
         return cwltool.main.main(
@@ -348,6 +350,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             versionfunc=version_string,
             logger_handler=make_handler(args.debug),
             custom_schema_callback=lambda: schemacache.setup(args.enable_ext),
+            stdout=stdout,
         )
     except RunnerError as err:
         logging.getLogger("cwltool").error("%s", err)
@@ -356,7 +359,32 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("runner-cwl: interrupted; running jobs were stopped", file=sys.stderr)
         return 130
     finally:
+        if stdout is not None:
+            try:
+                stdout.flush()
+            except (OSError, ValueError):  # a closed pipe: nothing more can be said there
+                pass
         schemacache.save()
+
+
+def buffered_stdout() -> IO[str] | None:
+    """Our stdout in large blocks, for cwltool's output object (None: cwltool's own).
+
+    cwltool writes the object with ``json.dump``, token by token: with
+    PYTHONUNBUFFERED set (usual in containers and CI) that is a write to the
+    terminal or pipe per token, some 28 per output file (280,000 for a
+    10,000-way scatter). cwltool flushes it when the object is written.
+    """
+    import io
+
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):  # captured, or embedded: leave it be
+        return None
+    if not getattr(sys.stdout, "write_through", False) and not getattr(sys.stdout, "line_buffering", False):
+        return None  # already buffered
+    sys.stdout.flush()
+    return io.TextIOWrapper(io.BufferedWriter(io.FileIO(fd, "w", closefd=False), 1 << 16), encoding="utf-8")
 
 
 def run() -> None:
