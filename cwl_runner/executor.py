@@ -176,6 +176,8 @@ class Executor(JobExecutor):
         self._progress: display.Display = display.make("none", self.events, self._usage)
         self.stager = Stager(None, "")
         self._events_warned = False
+        #: finished jobs not yet in the job store's journal (flush_done)
+        self._done_records: list[tuple[str, str]] = []
         self.cache: reuse.Cache | None = None
         self.workdirs: WorkDirs | None = None
         self._export_url: str | None = None
@@ -225,11 +227,22 @@ class Executor(JobExecutor):
                 outputs = self.cache.store(key, outputs, outdir) or outputs
             except OSError as err:
                 _logger.warning("--cachedir %s: could not keep this job's outputs: %s", self.cache.root, err)
-        try:
-            reuse.record_done(self.jobstore, key, outputs)
-        except JobStoreError as err:  # the job still succeeded; only a restart loses it
-            _logger.warning("%s: a restart will run this job again", err)
+        self._done_records.append((key, json.dumps(outputs, separators=(",", ":"))))
+        if len(self._done_records) >= 64:
+            self.flush_done()
         return outputs
+
+    def flush_done(self) -> None:
+        """Write the jobs recorded as finished since the last flush, in one append: at
+        the latest before the leader waits, and every 64 jobs (a leader killed in
+        between loses at most those: a restart runs them again)."""
+        if not self._done_records or self.jobstore is None:
+            return
+        done, self._done_records = self._done_records, []
+        try:
+            reuse.record_many(self.jobstore, done)
+        except JobStoreError as err:  # the jobs still succeeded; only a restart loses them
+            _logger.warning("%s: a restart will run %d jobs again", err, len(done))
 
     def discard(self, path: str) -> None:
         """Remove a job's temporary or staging directory soon, off this thread."""
@@ -523,6 +536,7 @@ class Executor(JobExecutor):
         try:
             return super().execute(process, job_order_object, runtime_context, logger)
         finally:
+            self.flush_done()
             backend.shutdown()
             self.workdirs.close()
 
@@ -573,6 +587,7 @@ class Executor(JobExecutor):
     def _wait(self) -> None:
         """Wait for an ended job; meanwhile keep run.json current (at most once a second)."""
         assert self.scheduler is not None
+        self.flush_done()
         self.scheduler.wait(1.0)
         if self._leadership is not None:
             self._leadership.keep()

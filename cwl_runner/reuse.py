@@ -137,14 +137,20 @@ def done_key(key: str) -> str:
 
 def record_done(store: JobStore, key: str, outputs: Any) -> None:
     """Record that the job ``key`` succeeded with ``outputs`` (durable when this returns)."""
-    text = json.dumps(outputs, separators=(",", ":"))
+    record_many(store, [(key, json.dumps(outputs, separators=(",", ":")))])
+
+
+def record_many(store: JobStore, done: list[tuple[str, str]]) -> None:
+    """Record jobs that succeeded, as (key, outputs as JSON text): one append to the
+    journal, or (a store that cannot append) one key per job."""
     if not getattr(store, "_no_append", False):
         try:
-            store.append(JOURNAL, f'{{"key":"{key}","outputs":{text}}}\n'.encode())
+            store.append(JOURNAL, "".join(f'{{"key":"{k}","outputs":{t}}}\n' for k, t in done).encode())
             return
         except NotImplementedError:
             store._no_append = True  # type: ignore[attr-defined]
-    store.put(done_key(key), text.encode())
+    for key, text in done:
+        store.put(done_key(key), text.encode())
 
 
 def load_done(store: JobStore) -> dict[str, str]:

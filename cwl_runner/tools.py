@@ -249,7 +249,8 @@ class ScheduledJob(JobBase):
         elif info_wanted(_logger):
             _logger.info("[job %s] completed %s", self.name, status)
         if status == "success" and self.content_key:
-            # recorded before the workflow hears of it: a restart never runs it again
+            # recorded before the workflow hears of it (written before the leader next waits):
+            # a restart does not run it again
             outputs = _executor(runtimeContext).record_done(self.content_key, outputs, self.outdir)
         if self.output_callback:
             lock = runtimeContext.workflow_eval_lock or threading.RLock()

@@ -31,7 +31,6 @@ import shutil
 import stat
 import tempfile
 import threading
-import uuid
 from collections import deque
 
 from cwltool.context import RuntimeContext
@@ -70,7 +69,7 @@ class WorkDirs:
 
     def name(self, prefix: str) -> str:
         """A path under ``prefix`` that nothing uses, not created."""
-        return f"{prefix}stage-{uuid.uuid4().hex}"
+        return f"{prefix}stage-{self._token}{next(self._count)}"
 
     def fresh(self, prefix: str) -> str:
         """A new name starting with ``prefix`` that nothing uses, not created: for a
