@@ -61,8 +61,13 @@ def placeholders(names: dict[str, str]) -> Callable[[str], str]:
     never reused, and compiling one took most of a job key's time (~1 ms per job).
     """
     paths = sorted(names, key=len, reverse=True)
+    # what all the paths start with (a job's directories share the job store's): a
+    # string without it holds none of them, found in one look instead of one per path
+    common = os.path.commonprefix(paths) if len(paths) > 1 else ""
 
     def replace(value: str) -> str:
+        if common and common not in value:
+            return value
         found = [(start, -len(path), path) for path in paths if (start := value.find(path)) != -1]
         if not found:
             return value

@@ -57,9 +57,11 @@ def test_placeholders_replace_as_one_regex_pass_would():
     rng = random.Random(3)
     for _ in range(300):
         alphabet = "ab/"
-        names = {"".join(rng.choice(alphabet) for _ in range(rng.randint(2, 5))): f"<{i}>" for i in range(4)}
+        # half the time the paths share a start, as a job's directories do (the job store's)
+        shared = rng.choice(["", "/s/w/"])
+        names = {shared + "".join(rng.choice(alphabet) for _ in range(rng.randint(2, 5))): f"<{i}>" for i in range(4)}
         pattern = re.compile("|".join(re.escape(p) for p in sorted(names, key=len, reverse=True)))
         replace = placeholders(names)
         for _ in range(20):
-            value = "".join(rng.choice(alphabet + "c") for _ in range(rng.randint(0, 30)))
+            value = "".join(rng.choice([*alphabet, "c", "/s/w/"]) for _ in range(rng.randint(0, 30)))
             assert replace(value) == pattern.sub(lambda m, n=names: n[m.group(0)], value), (names, value)
