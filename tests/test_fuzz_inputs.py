@@ -77,6 +77,8 @@ def _run(text: bytes, suffix: str) -> tuple[int, str]:
 
 
 def _check(code: int, err: str) -> None:
+    # what a failure shows must cross to pytest-xdist's controller (UTF-8 only)
+    err = err.encode("utf-8", "backslashreplace").decode("utf-8")
     assert "Traceback" not in err, err
     assert "Unhandled error" not in err, err  # a crash, however politely worded
     assert code in (0, 1, 2), (code, err)
