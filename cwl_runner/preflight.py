@@ -162,6 +162,10 @@ class CheckedFsAccess(StdFsAccess):
     def _abs(self, p: str) -> str:
         if not isinstance(p, str):
             raise ValidationException(f"a File or Directory location must be a string, not {type(p).__name__}")
+        try:
+            os.fsencode(p)
+        except UnicodeEncodeError:  # e.g. a lone surrogate (YAML's "\ud800" escapes)
+            raise ValidationException(f"a File or Directory location is not a file name: {ascii(p)}") from None
         return super()._abs(p)
 
 

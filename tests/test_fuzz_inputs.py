@@ -116,3 +116,15 @@ def test_fuzzed_input_objects(obj, suffix):
 def test_fuzzed_job_file_text(data):
     TRIED["text"] += 1
     _check(*_run(data, ".yml"))
+
+
+def test_a_location_that_is_no_file_name_is_a_validation_error():
+    """Found by the fuzzer: YAML (which cwltool reads JSON job files with) turns the
+    JSON escape of a character outside the BMP into two lone surrogates, which no file
+    name can hold: os.stat raised UnicodeEncodeError, an "Unhandled error"."""
+    text = json.dumps({"f": {"class": "File", "location": "\U0006c529"}}).encode()
+    assert b"\\ud" in text  # the escape YAML reads as lone surrogates
+    for suffix in (".json", ".yml"):
+        code, err = _run(text, suffix)
+        _check(code, err)
+        assert code == 1 and "is not a file name" in err, err
