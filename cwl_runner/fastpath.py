@@ -481,6 +481,13 @@ class FastJob(ScheduledJob, CommandLineJob):
         super().__init__(*args)
         #: the input files this job reads (cwltool's MutationManager), by location
         self.readers: dict[str, Any] = {}
+        # cwltool's JobBase sets an instance attribute (the tool's collector, later): the
+        # class's method below is used instead (a bound method stored on the job would be a
+        # reference cycle, so every finished job would wait for the cyclic collector)
+        del self.collect_outputs
+
+    def collect_outputs(self, outdir: str, rcode: int) -> dict[str, Any]:  # type: ignore[override]
+        return self.collect_fast(outdir, rcode)
 
     def fill_record(self, record: JobRecord, runtimeContext: RuntimeContext) -> None:
         """The work the leader need not do: making the job's directories, and looking
@@ -757,7 +764,6 @@ def make_job(
     job.networkaccess = plan.networkaccess
     job.prepare_environment(rc, plan.env)
     job.command_line = plan.argv(values) if not files else []
-    job.collect_outputs = job.collect_fast  # type: ignore[assignment]
     job.output_callback = output_callbacks
     if files:
         # as CommandLineTool.job: the inputs' staged paths (cwltool's PathMapper, which
