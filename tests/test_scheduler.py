@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -127,3 +128,51 @@ def test_a_freed_core_takes_the_next_job_before_the_callback_runs(tmp_path):
     assert running_at_callback["second"] == ["fails"]
     assert running_at_callback["fails"] == []  # a failure: nothing started before its callback
     assert running_at_callback["last"] == []
+
+
+def _wait_for_results(backend: LocalBackend, count: int, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while backend._done.qsize() < count and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
+def test_a_job_thread_hands_its_core_to_the_next_queued_job(tmp_path):
+    """Hand-off: the thread of a job that succeeded starts the next queued job itself,
+    while the leader does nothing; the leader then hears of every start before that
+    job's end, handles each result once, and gets its resources back whole."""
+    store = LocalJobStore(str(tmp_path / "store"))
+    backend = LocalBackend(store)
+    scheduler = Scheduler(backend, Limits(cores=1, ram=1000))
+    events: list[tuple[str, str]] = []
+    scheduler.on_start = lambda record: events.append(("start", record.id))
+    ids = [f"j{i}" for i in range(6)]
+    for job_id in ids:
+        scheduler.submit(_record(store, job_id, 1), lambda result: events.append(("end", result.id)))
+    _wait_for_results(backend, len(ids))  # no scheduler.wait() meanwhile
+    assert backend._done.qsize() == len(ids), "the queued jobs waited for the leader"
+    while scheduler.busy():
+        scheduler.wait(None)
+    for job_id in ids:
+        assert events.count(("start", job_id)) == 1 and events.count(("end", job_id)) == 1
+        assert events.index(("start", job_id)) < events.index(("end", job_id))
+    assert [e for e in events if e[0] == "end"] == [("end", i) for i in ids]  # one core: in order
+    assert scheduler.started == scheduler.finished == len(ids)
+    assert scheduler.free_cores == 1 and scheduler.free_ram == 1000
+
+
+def test_after_a_failure_only_the_leader_starts_jobs(tmp_path):
+    store = LocalJobStore(str(tmp_path / "store"))
+    backend = LocalBackend(store)
+    scheduler = Scheduler(backend, Limits(cores=1, ram=1000))
+    ended: list[str] = []
+    failing = _record(store, "fails", 1)
+    failing.argv = [sys.executable, "-c", "raise SystemExit(3)"]
+    for record in (_record(store, "ok", 1), failing, _record(store, "after", 1), _record(store, "last", 1)):
+        scheduler.submit(record, lambda result: ended.append(result.id))
+    _wait_for_results(backend, 2)
+    time.sleep(0.5)  # time enough for "after" to start, were it handed off
+    assert backend._done.qsize() == 2  # "ok", then "fails" (handed off); nothing after it
+    while scheduler.busy():
+        scheduler.wait(None)
+    assert ended == ["ok", "fails", "after", "last"]
+    assert scheduler.free_cores == 1
