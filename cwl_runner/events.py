@@ -253,6 +253,10 @@ def scatter_index(job: Any) -> int | None:
     ``receive_scatter_output`` bound to the element's index, wrapped in the
     step's own partials: the nearest one found is the job's index.
     """
+    known = getattr(job, "_runner_scatter_index", _UNKNOWN)
+    if known is not _UNKNOWN:
+        return known  # type: ignore[return-value]
+    index: int | None = None
     todo: list[Any] = [getattr(job, "output_callback", None)]
     seen = 0
     while todo and seen < 32:
@@ -260,8 +264,16 @@ def scatter_index(job: Any) -> int | None:
         seen += 1
         if isinstance(callback, functools.partial):
             if getattr(callback.func, "__name__", "") == "receive_scatter_output" and callback.args:
-                index = callback.args[0]
-                return index if isinstance(index, int) else None
+                found = callback.args[0]
+                index = found if isinstance(found, int) else None
+                break
             todo.append(callback.func)
             todo.extend(a for a in callback.args if callable(a))
-    return None
+    try:
+        job._runner_scatter_index = index  # asked at submission and for the log's name
+    except AttributeError:
+        pass
+    return index
+
+
+_UNKNOWN = object()
