@@ -40,6 +40,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import stat
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
@@ -206,6 +207,9 @@ class _Output:
     kind: str = "File"  # or one of _RESULTS
     optional: bool = False
     load_contents: bool = False
+    #: for an outputEval that is one parameter reference to an input, ``$(inputs.a.b)``,
+    #: the keys to follow from the job's inputs (what cwl_utils' evaluation gives)
+    reference: tuple[str, ...] | None = None
 
 
 @dataclass
@@ -403,6 +407,7 @@ def _plan(tool: RunnerCommandLineTool) -> Plan | None:
                 kind=kinds[0],
                 optional="null" in types,
                 load_contents=bool(binding.get("loadContents")) and glob is not None,
+                reference=_input_reference(evaluated),
             )
         )
     streams = {}
@@ -496,9 +501,11 @@ class FastJob(ScheduledJob, CommandLineJob):
         if self.named_dirs:
             record.make_dirs = [self.outdir, self.tmpdir]
         ports = self.plan.outputs
+        # every file the outputs name (none for outputs that are all outputEvals of the
+        # inputs: the worker then only looks for a cwl.output.json)
+        record.collect = list(dict.fromkeys(p.glob for p in ports if p.glob is not None))
+        record.checksums = self.compute_checksum
         if all(p.output_eval is None and p.glob is not None for p in ports):
-            record.collect = list(dict.fromkeys(cast(str, p.glob) for p in ports))
-            record.checksums = self.compute_checksum
             record.drop_tmpdir = bool(runtimeContext.rm_tmpdir) and not self.readers
             # nothing but the environment names the temporary directory: no binding
             # (literal), no outputEval; cwltool's --leave-tmpdir keeps each job's own
@@ -537,31 +544,33 @@ class FastJob(ScheduledJob, CommandLineJob):
             self._release()
 
     def _collect_fast(self, outdir: str, rcode: int) -> dict[str, Any]:
+        #: each file the outputs name: its path, size and SHA-1 (None: not computed yet)
+        found: dict[str, tuple[str, int, str | None]] = {}
         collected = self.result.collected if self.result is not None else None
-        if collected is not None:
-            return self._checked(self._collected(outdir, collected), outdir, rcode)
-        found: dict[str, tuple[str, os.stat_result]] = {}
-        for port in self.plan.outputs:
-            if port.glob is None or port.glob in found:
-                continue
-            path = os.path.join(outdir, port.glob)
-            try:
-                info = os.lstat(path)
-            except OSError:
+        if collected is not None:  # the worker looked (JobRecord.collect)
+            for name, (size, digest) in collected.items():
+                found[name] = (os.path.join(outdir, name), size, digest)
+        else:
+            for port in self.plan.outputs:
+                if port.glob is None or port.glob in found:
+                    continue
+                path = os.path.join(outdir, port.glob)
+                try:
+                    info = os.lstat(path)
+                except OSError:
+                    return self.collect_slow(outdir, rcode)
+                if not stat.S_ISREG(info.st_mode):
+                    return self.collect_slow(outdir, rcode)
+                found[port.glob] = (path, info.st_size, None)
+            if os.path.lexists(os.path.join(outdir, "cwl.output.json")):
                 return self.collect_slow(outdir, rcode)
-            if not stat.S_ISREG(info.st_mode):
-                return self.collect_slow(outdir, rcode)
-            found[port.glob] = (path, info)
-        if os.path.lexists(os.path.join(outdir, "cwl.output.json")):
-            return self.collect_slow(outdir, rcode)
         outputs: dict[str, Any] = {}
         mutations = self.runtime_context.mutation_manager
         try:
             for port in self.plan.outputs:
                 if port.output_eval is None:
                     assert port.glob is not None
-                    path, info = found[port.glob]
-                    obj = self._file(path, info.st_size)
+                    obj = self._file(*found[port.glob])
                     if mutations is not None:
                         mutations.set_generation(cast(Any, obj))
                     outputs[port.name] = obj
@@ -592,20 +601,6 @@ class FastJob(ScheduledJob, CommandLineJob):
                 )
         return outputs
 
-    def _collected(self, outdir: str, collected: dict[str, list[Any]]) -> dict[str, Any]:
-        """The outputs from what the worker found (``JobRecord.collect``): every port a
-        File, each a regular file, no cwl.output.json."""
-        outputs: dict[str, Any] = {}
-        mutations = self.runtime_context.mutation_manager
-        for port in self.plan.outputs:
-            size, digest = collected[cast(str, port.glob)]
-            obj = self._file(os.path.join(outdir, cast(str, port.glob)), size, digest)
-            if mutations is not None:
-                mutations.set_generation(cast(Any, obj))
-            outputs[port.name] = obj
-        self.confined = True
-        return outputs
-
     def _file(self, path: str, size: int, digest: str | None = None) -> dict[str, Any]:
         basename = os.path.basename(path)
         nameroot, nameext = os.path.splitext(basename)
@@ -621,13 +616,13 @@ class FastJob(ScheduledJob, CommandLineJob):
         obj["size"] = size
         return obj
 
-    def _evaluate(self, port: _Output, found: dict[str, tuple[str, os.stat_result]], rcode: int) -> Any:
+    def _evaluate(self, port: _Output, found: dict[str, tuple[str, int, str | None]], rcode: int) -> Any:
         """cwltool's collect_output for an outputEval: ``self`` is the globbed file as
         cwltool lists it (with its contents, checksum and size), evaluated by the
         job's Builder."""
         matches: list[dict[str, Any]] = []
         if port.glob is not None:
-            path, info = found[port.glob]
+            path, size, digest = found[port.glob]
             basename = os.path.basename(path)
             nameroot, nameext = os.path.splitext(basename)
             entry: dict[str, Any] = {
@@ -642,10 +637,20 @@ class FastJob(ScheduledJob, CommandLineJob):
                 with open(path, "rb") as handle:
                     entry["contents"] = str(content_limit_respected_read_bytes(handle), "utf-8")
             if self.compute_checksum:
-                entry["checksum"] = "sha1$" + _sha1(path)
-            entry["size"] = info.st_size
+                entry["checksum"] = "sha1$" + (digest or _sha1(path))
+            entry["size"] = size
             matches.append(entry)
         builder = self.builder
+        if port.reference is not None:  # the value itself, as cwl_utils' regex_eval finds it
+            value: Any = builder.job
+            for key in port.reference:
+                if not isinstance(value, dict) or key not in value:
+                    break  # cwl_utils says what is wrong (or its JavaScript engine finds it)
+                value = value[key]
+            else:
+                if port.optional and not value:
+                    return value if value in (0, "") else None
+                return value
         if self.plan.exit_code_in_runtime:
             builder.resources["exitCode"] = rcode
         value = builder.do_eval(port.output_eval, context=matches)
@@ -663,6 +668,15 @@ class FastJob(ScheduledJob, CommandLineJob):
         return tool.collect_output_ports(  # type: ignore[no-any-return]
             tool.tool["outputs"], builder, outdir, rcode, compute_checksum=self.compute_checksum, jobname=self.name
         )
+
+
+_REFERENCE = re.compile(r"\$\(inputs((?:\.[A-Za-z_][A-Za-z0-9_]*)+)\)")
+
+
+def _input_reference(expression: str) -> tuple[str, ...] | None:
+    """The keys of ``$(inputs.a.b)`` (the whole expression, nothing around it)."""
+    match = _REFERENCE.fullmatch(expression)
+    return tuple(match.group(1)[1:].split(".")) if match else None
 
 
 def _sha1(path: str) -> str:

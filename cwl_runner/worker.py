@@ -313,7 +313,7 @@ class _Scratch:
     def __init__(self, directory: str) -> None:
         self.directory = directory
         path = os.path.join(directory, f".scratch-{os.getpid()}-{threading.get_ident()}")
-        self.fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
+        self.fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND | os.O_CLOEXEC, 0o600)
         os.unlink(path)  # only the descriptor is needed: nothing is left behind
 
     @classmethod
@@ -325,7 +325,8 @@ class _Scratch:
                 if mine is not None:
                     os.close(mine.fd)
                 mine = cls._local.scratch = cls(directory)
-            os.ftruncate(mine.fd, 0)
+            elif os.fstat(mine.fd).st_size:  # truncating an empty file still costs a journal write
+                os.ftruncate(mine.fd, 0)
         except OSError:
             cls._local.scratch = None
             return None

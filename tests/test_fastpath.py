@@ -332,3 +332,20 @@ def test_every_job_finds_an_empty_tmpdir(tmp_path: Path) -> None:
     seen = [Path(f["path"]).read_text() for f in run.json()["out"]]
     assert seen == ["ok\n"] * len(items)
     assert list((tmp_path / "tmp").iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("expression", "keys"),
+    [
+        ("$(inputs.message)", ("message",)),
+        ("$(inputs.f.path)", ("f", "path")),
+        ("$(inputs.f['path'])", None),  # other forms: cwl_utils evaluates them
+        ("$(inputs.items.length)", ("items", "length")),  # a list's length: cwl_utils, at run time
+        (" $(inputs.message)", None),
+        ("$(inputs.message)x", None),
+        ("$(self[0].size)", None),
+        ("$(runtime.cores)", None),
+    ],
+)
+def test_which_output_evals_are_read_straight_from_the_inputs(expression: str, keys: tuple[str, ...] | None) -> None:
+    assert fastpath._input_reference(expression) == keys
