@@ -31,6 +31,7 @@ def apply() -> None:
     for module in (cwltool.process, cwltool.command_line_tool, cwltool.workflow_job):
         module.uniquename = uniquename  # type: ignore[attr-defined]
     cwltool.workflow_job.parallel_steps = parallel_steps
+    _install_shortname()
     import cwltool.workflow
 
     global _original_load_tool
@@ -52,6 +53,31 @@ def apply() -> None:
     copy._deepcopy_dispatch[CommentedSeq] = _copy_commented_seq  # type: ignore[attr-defined]
     _install_visitors()
     _applied = True
+
+
+# -- cwltool.process.shortname ------------------------------------------------------
+# A pure function of an identifier, asked several times per job (each step input and
+# output, each scatter item) and parsing a URL each time: the same few names, cached.
+
+
+def _install_shortname() -> None:
+    import functools
+    import sys
+
+    import cwltool.process
+
+    original = cwltool.process.shortname
+    remembered = functools.lru_cache(maxsize=8192)(original)
+
+    def shortname(inputid: str) -> str:
+        try:
+            return remembered(inputid)
+        except TypeError:  # not hashable: as cwltool would have it
+            return original(inputid)
+
+    for name, module in list(sys.modules.items()):
+        if (name == "cwltool" or name.startswith("cwltool.")) and getattr(module, "shortname", None) is original:
+            module.shortname = shortname  # type: ignore[attr-defined]
 
 
 # -- cwltool.utils' walks over CWL objects -------------------------------------------

@@ -105,9 +105,9 @@ def job_key(job: JobBase, command: list[str], image: str | None) -> str:
         if isinstance(value, str):
             return replace(value)
         if isinstance(value, dict):
-            return {k: normal(v) for k, v in value.items()}
+            return {k: replace(v) if type(v) is str else normal(v) for k, v in value.items()}
         if isinstance(value, (list, tuple)):
-            return [normal(v) for v in value]
+            return [replace(v) if type(v) is str else normal(v) for v in value]
         return value
 
     files: list[list[Any]] = []

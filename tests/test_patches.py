@@ -47,6 +47,19 @@ def test_apply_installs_everywhere():
     assert cwltool.workflow_job.parallel_steps is patches.parallel_steps
 
 
+def test_shortname_is_cwltools_remembered():
+    import cwltool.workflow_job
+
+    patches.apply()
+    patched = cwltool.workflow_job.shortname
+    assert patched is cwltool.process.shortname
+    cells = [c.cell_contents for c in patched.__closure__ or ()]
+    original = next(f for f in cells if getattr(f, "__module__", "") == "cwltool.process")  # cwltool's own
+    for name in ["file:///a/b.cwl#main/step/in", "file:///a/b.cwl", "#x", "x/y", "", "file:///d/#"]:
+        assert patched(name) == original(name)
+        assert patched(name) == original(name)  # from the cache
+
+
 def _cwl_values():
     from hypothesis import strategies as st
     from ruamel.yaml.comments import CommentedMap, CommentedSeq
