@@ -209,6 +209,11 @@ def _remove(path: str) -> None:
         shutil.rmtree(path, ignore_errors=True)
 
 
+#: (output prefix, temporary prefix, real roots) -> whether names made from the two
+#: prefixes lie directly in a real root (RunnerRuntimeContext.job_dir_names)
+_IN_REAL_ROOTS: dict[tuple[str, str, tuple[str, ...]], bool] = {}
+
+
 class RunnerRuntimeContext(RuntimeContext):
     """cwltool's RuntimeContext with job directories from :class:`WorkDirs`."""
 
@@ -234,15 +239,17 @@ class RunnerRuntimeContext(RuntimeContext):
         workdirs = self.runner_workdirs
         if workdirs is None or self.outdir or self.tmpdir or self.stagedir:
             return None
-        dirs = (
+        places = (self.tmp_outdir_prefix, self.tmpdir_prefix, self.runner_real_roots)
+        usable = _IN_REAL_ROOTS.get(places)
+        if usable is None:  # a name's folder is its prefix's (no separator is added)
+            usable = _IN_REAL_ROOTS[places] = all(os.path.dirname(f"{prefix}x") in places[2] for prefix in places[:2])
+        if not usable:
+            return None
+        return (
             workdirs.fresh(self.tmp_outdir_prefix),
             workdirs.fresh(self.tmpdir_prefix),
             workdirs.name(self.tmpdir_prefix),
         )
-        roots = self.runner_real_roots
-        if all(os.path.dirname(d) in roots for d in dirs):
-            return dirs
-        return None
 
     def create_outdir(self) -> str:
         if self.runner_workdirs is None:

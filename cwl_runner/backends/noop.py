@@ -38,7 +38,10 @@ class NoopBackend(Backend):
         # a job whose outputs name no file: a worker would only have looked for a
         # cwl.output.json, and nothing ran to write one
         collected: dict[str, list[object]] | None = {} if record.collect == [] else None
-        self._done.append(JobResult(record.id, 0, now, now, collected=collected))
+        result = JobResult(record.id, 0, now, now, collected=collected)
+        # a directory left for the worker to make was never made
+        result.tmpdir_removed = bool(record.tmpdir) and record.tmpdir in record.make_dirs
+        self._done.append(result)
 
     def poll(self, timeout: float | None) -> list[JobResult]:
         results = list(self._done)
