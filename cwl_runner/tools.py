@@ -225,7 +225,9 @@ class ScheduledJob(JobBase):
                 )
             assert self.record is not None
             runtimeContext.log_dir_handler(self.outdir, self.base_path_logs, self.record.stdout, self.record.stderr)
-            collected = bytes2str_in_dicts(self.collect_outputs(self.outdir, rcode))  # type: ignore[arg-type]
+            collected = self.collect_outputs(self.outdir, rcode)
+            if not self.confined:  # the fast path builds its outputs from text: no bytes in them
+                collected = bytes2str_in_dicts(collected)  # type: ignore[arg-type,assignment]
             # what the job was given: its inputs, and files InitialWorkDirRequirement staged
             mappers = [self.pathmapper, *([self.generatemapper] if self.generatemapper else [])]
             given = [(e.resolved, e.type) for m in mappers for _, e in m.items() if e.type in _PATH_TYPES]
