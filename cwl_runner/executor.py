@@ -10,6 +10,7 @@ ended job, whose outputs then make new steps ready.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import logging
 import math
@@ -178,8 +179,6 @@ class Executor(JobExecutor):
         self._events_warned = False
         #: finished jobs not yet in the job store's journal (flush_done)
         self._done_records: list[tuple[str, str]] = []
-        #: step name -> the part of its jobs' log file names it gives (log_path)
-        self._safe_names: dict[str, str] = {}
         self.cache: reuse.Cache | None = None
         self.workdirs: WorkDirs | None = None
         self._export_url: str | None = None
@@ -257,9 +256,7 @@ class Executor(JobExecutor):
         """A job's log (command, uncaptured stdout/stderr, exit reason) in --log-dir:
         ``STEP.ID.log``, or ``STEP.INDEX.ID.log`` for a scatter's INDEXth job."""
         step = step_of(job) if job is not None else record.name
-        safe = self._safe_names.get(step)
-        if safe is None:  # once per step, not per job
-            safe = self._safe_names[step] = "".join(c if c.isalnum() or c in "_-" else "_" for c in step)[:80]
+        safe = _safe_name(step)
         index = scatter_index(job) if job is not None else None
         middle = f"{safe}.{index}" if index is not None else safe
         return os.path.join(self._log_dir, f"{middle}.{record.id}.log")
@@ -641,3 +638,9 @@ class Executor(JobExecutor):
         line = failures.retry_line(self.retry.tally, self.faults is not None)
         if line:
             logger.warning(line)
+
+
+@functools.lru_cache(maxsize=1024)
+def _safe_name(step: str) -> str:
+    """A step's part of its jobs' log file names (worked out once per step)."""
+    return "".join(c if c.isalnum() or c in "_-" else "_" for c in step)[:80]

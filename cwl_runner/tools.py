@@ -297,10 +297,10 @@ class RunnerCommandLineTool(CommandLineTool):
         super().__init__(toolpath_object, loadingContext)
         if not loadingContext.relax_path_checks:
             self.path_check_mode = _PathCheck  # type: ignore[assignment]
-        from . import fastpath
+        from . import fastpath, plan
 
         self.fast_mode = fastpath.mode()
-        self.fast_plan = fastpath.plan_for(self) if self.fast_mode != "off" else None
+        self.fast_plan = plan.plan_for(self) if self.fast_mode != "off" else None
 
     def make_job_runner(self, runtimeContext: RuntimeContext) -> type[JobBase]:
         return scheduled(super().make_job_runner(runtimeContext))
@@ -310,10 +310,11 @@ class RunnerCommandLineTool(CommandLineTool):
         plan = self.fast_plan
         if plan is not None:
             from . import fastpath
+            from . import plan as planning
 
-            if plan.requirements_key != fastpath.requirements_key(self):
-                plan = self.fast_plan = fastpath.plan_for(self)
-            if plan is not None and fastpath.usable(plan, runtimeContext):
+            if plan.requirements_key != planning.requirements_key(self):
+                plan = self.fast_plan = planning.plan_for(self)
+            if plan is not None and planning.usable(plan, runtimeContext):
                 slow = None
                 if self.fast_mode == "check":
                     slow = next(iter(super().job(job_order, output_callbacks, runtimeContext)))

@@ -24,6 +24,7 @@ and finishes the removals.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import os
 import secrets
@@ -209,9 +210,11 @@ def _remove(path: str) -> None:
         shutil.rmtree(path, ignore_errors=True)
 
 
-#: (output prefix, temporary prefix, real roots) -> whether names made from the two
-#: prefixes lie directly in a real root (RunnerRuntimeContext.job_dir_names)
-_IN_REAL_ROOTS: dict[tuple[str, str, tuple[str, ...]], bool] = {}
+@functools.lru_cache(maxsize=64)
+def _in_real_roots(prefixes: tuple[str, ...], roots: tuple[str, ...]) -> bool:
+    """Whether the names made from each prefix lie directly in one of ``roots`` (a
+    name's folder is its prefix's: no separator is added)."""
+    return all(os.path.dirname(f"{prefix}x") in roots for prefix in prefixes)
 
 
 class RunnerRuntimeContext(RuntimeContext):
@@ -239,11 +242,7 @@ class RunnerRuntimeContext(RuntimeContext):
         workdirs = self.runner_workdirs
         if workdirs is None or self.outdir or self.tmpdir or self.stagedir:
             return None
-        places = (self.tmp_outdir_prefix, self.tmpdir_prefix, self.runner_real_roots)
-        usable = _IN_REAL_ROOTS.get(places)
-        if usable is None:  # a name's folder is its prefix's (no separator is added)
-            usable = _IN_REAL_ROOTS[places] = all(os.path.dirname(f"{prefix}x") in places[2] for prefix in places[:2])
-        if not usable:
+        if not _in_real_roots((self.tmp_outdir_prefix, self.tmpdir_prefix), self.runner_real_roots):
             return None
         return (
             workdirs.fresh(self.tmp_outdir_prefix),

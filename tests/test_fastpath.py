@@ -18,6 +18,7 @@ from cwltool.context import LoadingContext
 from cwltool.load_tool import load_tool
 
 from cwl_runner import api, fastpath
+from cwl_runner import plan as planning
 from cwl_runner.factory import make_tool
 
 FAST = DATA / "fastpath"
@@ -114,7 +115,7 @@ def _write(tmp_path: Path, name: str, text: str) -> Path:
     ],
 )
 def test_what_is_not_planned(tmp_path: Path, body: str) -> None:
-    assert fastpath.plan_for(_tool(_write(tmp_path, "t.cwl", body))) is None
+    assert planning.plan_for(_tool(_write(tmp_path, "t.cwl", body))) is None
 
 
 def test_what_is_planned(tmp_path: Path) -> None:
@@ -142,9 +143,9 @@ def test_docker_requirement_is_cwltools(tmp_path: Path) -> None:
     assert plan is not None and plan.docker
     from cwltool.context import RuntimeContext
 
-    assert not fastpath.usable(plan, RuntimeContext({"use_container": True}))
+    assert not planning.usable(plan, RuntimeContext({"use_container": True}))
     # with --no-container a required DockerRequirement is cwltool's to refuse (exit 33)
-    assert not fastpath.usable(plan, RuntimeContext({"use_container": False}))
+    assert not planning.usable(plan, RuntimeContext({"use_container": False}))
 
 
 def test_wrong_input_type_is_reported_as_cwltool_does(tmp_path: Path) -> None:
@@ -306,8 +307,8 @@ def test_software_requirement_is_planned_unless_dependencies_are_resolved(tmp_pa
     assert plan is not None and plan.software
     from cwltool.context import RuntimeContext
 
-    assert fastpath.usable(plan, RuntimeContext({"use_container": False}))
-    assert not fastpath.usable(plan, RuntimeContext({"use_container": False, "job_script_provider": object()}))
+    assert planning.usable(plan, RuntimeContext({"use_container": False}))
+    assert not planning.usable(plan, RuntimeContext({"use_container": False, "job_script_provider": object()}))
 
 
 def test_every_job_finds_an_empty_tmpdir(tmp_path: Path) -> None:
@@ -348,4 +349,4 @@ def test_every_job_finds_an_empty_tmpdir(tmp_path: Path) -> None:
     ],
 )
 def test_which_output_evals_are_read_straight_from_the_inputs(expression: str, keys: tuple[str, ...] | None) -> None:
-    assert fastpath._input_reference(expression) == keys
+    assert planning._input_reference(expression) == keys
