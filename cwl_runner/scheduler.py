@@ -190,7 +190,8 @@ class Scheduler:
         return bool(self._running or self._queue or self._delayed)
 
     def running(self) -> list[JobRecord]:
-        return [record for record, _ in self._running.values()]
+        with self._lock:  # job threads that hand off add to it
+            return [record for record, _ in self._running.values()]
 
     def wait(self, timeout: float | None = None) -> int:
         """Handle ended jobs (waiting up to ``timeout``); return how many ended."""

@@ -176,3 +176,27 @@ def test_after_a_failure_only_the_leader_starts_jobs(tmp_path):
         scheduler.wait(None)
     assert ended == ["ok", "fails", "after", "last"]
     assert scheduler.free_cores == 1
+
+
+def test_the_running_jobs_can_be_listed_while_job_threads_hand_off(tmp_path):
+    """The leader lists running jobs (progress, the run record) while job threads add
+    the jobs they hand off to: it must never see the set change under it."""
+    store = LocalJobStore(str(tmp_path / "store"))
+    backend = LocalBackend(store)
+    scheduler = Scheduler(backend, Limits(cores=2, ram=1000))
+    ended: list[str] = []
+    for i in range(300):
+        record = _record(store, f"j{i}", 1)
+        record.argv = ["true"]
+        scheduler.submit(record, lambda result: ended.append(result.id))
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as the interpreter can
+    try:
+        listed = 0
+        while scheduler.busy():
+            listed += len(scheduler.running())
+            scheduler.wait(0)
+    finally:
+        sys.setswitchinterval(interval)
+    assert len(ended) == 300 and listed > 0
+    assert scheduler.free_cores == 2
