@@ -203,3 +203,49 @@ def test_steps_alike_share_one_tool(tmp_path):
     tool.write_text(tool.read_text().replace("baseCommand: echo", "baseCommand: [echo, -n]"))
     edited = load()
     assert edited["a"] is edited["b"] and edited["a"].tool["baseCommand"] == ["echo", "-n"]
+
+
+def test_each_process_starts_from_its_own_copy_of_the_base_names(tmp_path):
+    """Process.__init__'s names of File, Directory and Any are built once and copied:
+    each tool gets the names cwltool would build, and what one tool adds to its own
+    (its input and output records, its SchemaDefRequirement types) no other sees."""
+    from cwltool.context import LoadingContext
+    from cwltool.load_tool import load_tool
+
+    from cwl_runner.factory import make_tool
+
+    patches.apply()
+    tool = tmp_path / "t.cwl"
+    tool.write_text(
+        "cwlVersion: v1.2\nclass: CommandLineTool\nbaseCommand: echo\n"
+        "requirements:\n  SchemaDefRequirement:\n    types:\n"
+        "      - {name: Pair, type: record, fields: {a: string, b: int}}\n"
+        "inputs: {p: {type: Pair}}\noutputs: {o: stdout}\n"
+    )
+    other = tmp_path / "u.cwl"
+    other.write_text("cwlVersion: v1.2\nclass: CommandLineTool\nbaseCommand: echo\ninputs: {}\noutputs: {}\n")
+
+    def load(path):
+        context = LoadingContext()
+        context.construct_tool_object = make_tool
+        return load_tool(str(path), context)
+
+    first, second = load(tool), load(other)
+    base = patches_original_names()
+    own = set(first.names.names) - set(base.names)
+    assert set(base.names) <= set(first.names.names) and any(name.endswith("Pair") for name in own)
+    assert not any(name.endswith("Pair") for name in second.names.names), "one tool's type leaked into another's"
+    assert first.names.names is not second.names.names
+    file_schema = "org.w3id.cwl.cwl.File"
+    assert first.names.names[file_schema] is second.names.names[file_schema], "built once"
+    for name in base.names:  # the same schemas as cwltool's own construction
+        ours, theirs = first.names.names[name], base.names[name]
+        assert (type(ours), ours.type, ours.props.keys()) == (type(theirs), theirs.type, theirs.props.keys())
+
+
+def patches_original_names():
+    from schema_salad.ref_resolver import Loader
+    from schema_salad.schema import make_avro_schema
+
+    process = cwltool.process
+    return make_avro_schema([process.SCHEMA_FILE, process.SCHEMA_DIR, process.SCHEMA_ANY], Loader({}))
