@@ -7,6 +7,7 @@ leader peak RSS and ratio to the floor.
     python benchmarks/run.py --scatter 100 1000    # only these scatter sizes
     python benchmarks/run.py --large               # also the 10,000-way scatter (runner-cwl only)
     python benchmarks/run.py --repeat 3            # each wall the minimum of 3 runs (a busy machine)
+    python benchmarks/run.py --tmpdir /dev/shm     # every directory in memory: the disk left out
     python benchmarks/run.py --engines runner-cwl cwltool --markdown docs/perf-table.md
     python benchmarks/run.py --engines runner-cwl runner-cwl+slurm runner-cwl+slurm-no-arrays  # SLURM_CONF set
 
@@ -167,12 +168,20 @@ def main() -> int:
     )
     parser.add_argument("--markdown", help="also write the table to this file")
     parser.add_argument(
+        "--tmpdir",
+        help="where the floor's and every engine's directories go (default: the system's temporary "
+        "directory); e.g. /dev/shm to leave the disk out of both",
+    )
+    parser.add_argument(
         "--slurm-workloads",
         nargs="*",
         default=["scatter 1000"],
         help="workloads to run through Slurm when an engine runner-cwl+slurm... is asked for and SLURM_CONF is set",
     )
     args = parser.parse_args()
+    if args.tmpdir:  # the floor's directories (tempfile) and the engines' (TMPDIR)
+        os.makedirs(args.tmpdir, exist_ok=True)
+        tempfile.tempdir = os.environ["TMPDIR"] = os.path.abspath(args.tmpdir)
     if args.large and 10000 not in args.scatter:
         args.scatter.append(10000)
     if args.scatter and 1 not in args.scatter:
