@@ -53,9 +53,10 @@ def apply() -> None:
     copy._deepcopy_dispatch[CommentedMap] = _copy_commented_map  # type: ignore[attr-defined]
     copy._deepcopy_dispatch[CommentedSeq] = _copy_commented_seq  # type: ignore[attr-defined]
     _install_visitors()
-    from . import relocate
+    from . import joborder, relocate
 
     relocate.install()
+    joborder.install()
     _applied = True
 
 
