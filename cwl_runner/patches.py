@@ -38,6 +38,7 @@ def apply() -> None:
     global _original_load_tool
     _original_load_tool = cwltool.workflow.load_tool
     cwltool.workflow.load_tool = load_step_tool  # type: ignore[assignment]
+    cwltool.workflow.circular_dependency_checker = circular_dependency_checker
     import cwltool.job
 
     global _original_stage_files
@@ -115,6 +116,48 @@ def _install_base_names() -> None:
         return names
 
     cwltool.process.make_avro_schema = make_avro_schema  # type: ignore[assignment]
+
+
+# -- cwltool.checker.circular_dependency_checker ------------------------------------
+# A recursive depth-first search whose "seen" and "on the path" tests scan lists: a
+# workflow of N steps costs O(N²) comparisons (minutes for 100,000 steps), and one
+# whose dependency chains are deeper than Python's recursion limit (~1,000 steps)
+# fails to load with "maximum recursion depth exceeded". The same search, in the same
+# order (so the same cycles, in the same message), with an explicit stack and sets.
+
+
+def circular_dependency_checker(step_inputs: list[Any]) -> None:
+    """cwltool.checker.circular_dependency_checker, iterative and linear."""
+    from cwltool.checker import get_dependency_tree
+    from schema_salad.exceptions import ValidationException
+
+    adjacency = get_dependency_tree(step_inputs)
+    processed: set[str] = set()
+    cycles: list[list[str]] = []
+    for vertex in adjacency:
+        if vertex in processed:
+            continue
+        path = [vertex]
+        position = {vertex: 0}
+        pending = [iter(adjacency[vertex])]
+        while pending:
+            for following in pending[-1]:
+                if following in position:
+                    cycles.append(path[position[following] :])
+                elif following not in processed:
+                    position[following] = len(path)
+                    path.append(following)
+                    pending.append(iter(adjacency[following]))
+                    break
+            else:  # every edge of the path's tip followed: done with it
+                tip = path.pop()
+                del position[tip]
+                processed.add(tip)
+                pending.pop()
+    if cycles:
+        raise ValidationException(
+            "The following steps have circular dependency:\n" + "\n".join(str(cycle) for cycle in cycles)
+        )
 
 
 # -- cwltool.utils' walks over CWL objects -------------------------------------------
