@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import json
 import logging
 import math
 import os
@@ -28,11 +27,10 @@ from cwltool.errors import UnsupportedRequirement, WorkflowException
 from cwltool.executors import JobExecutor
 from cwltool.job import JobBase
 from cwltool.process import Process
-from cwltool.utils import DEFAULT_TMP_PREFIX, visit_class
+from cwltool.utils import DEFAULT_TMP_PREFIX
 from cwltool.workflow_job import WorkflowJob
-from schema_salad.ref_resolver import uri_file_path
 
-from . import failures, patches, preflight, provenance, remote, reuse
+from . import failures, patches, preflight, provenance, reuse
 from . import progress as display
 from . import report as run_report
 from .backends import make_backend
@@ -154,7 +152,6 @@ class Executor(JobExecutor):
                     "or v2 with the memory controller delegated); none here"
                 )
         self.enforce_memory = enforce_memory
-        self._reusable: dict[str, str] = {}
         self.batch_system = batch_system
         self.use_worker_process = use_worker_process
         self.jobstore: JobStore | None = None
@@ -166,7 +163,8 @@ class Executor(JobExecutor):
         self._log_dir = ""
         self._leadership: Leadership | None = None
         self.run_record = RunRecord()
-        self.reused = 0
+        #: reuse of earlier runs' jobs, and the record of this run's (reuse.py)
+        self.reuse = reuse.Reuse()
         self._state_changed = False
         # what users see: the event log, the live display, the report (events.py, progress.py, report.py)
         self.report_path = report
@@ -177,9 +175,6 @@ class Executor(JobExecutor):
         self._progress: display.Display = display.make("none", self.events, self._usage)
         self.stager = Stager(None, "")
         self._events_warned = False
-        #: finished jobs not yet in the job store's journal (flush_done)
-        self._done_records: list[tuple[str, str]] = []
-        self.cache: reuse.Cache | None = None
         self.workdirs: WorkDirs | None = None
         self._export_url: str | None = None
 
@@ -188,62 +183,6 @@ class Executor(JobExecutor):
         self._counter += 1
         attempt = self.run_record.attempt
         return f"{self._counter:06d}" if attempt == 1 else f"{attempt}.{self._counter:06d}"
-
-    def reusable_outputs(self, key: str) -> Any:
-        """The recorded outputs of a job that finished in an earlier attempt (or, with
-        --cachedir, in any earlier run), or None."""
-        recorded = self._reusable.get(key)
-        if recorded is None:
-            cached = self.cache.lookup(key) if self.cache is not None else None
-            if cached is not None:
-                self.reused += 1
-            return cached
-        try:
-            outputs = json.loads(recorded)
-        except ValueError:
-            return None
-        missing: list[str] = []
-
-        def check(obj: dict[str, Any]) -> None:
-            location = obj.get("location", "")
-            if isinstance(location, str) and location.startswith("file://"):
-                if not os.path.exists(uri_file_path(location)):
-                    missing.append(location)
-            elif isinstance(location, str) and location.startswith("s3://") and obj.get("class") == "File":
-                if remote.s3_head(location) is None:
-                    missing.append(location)
-
-        visit_class(outputs, ("File", "Directory"), check)
-        if missing:  # outputs gone from the store: run the job again
-            return None
-        self.reused += 1
-        return outputs
-
-    def record_done(self, key: str, outputs: Any, outdir: str | None = None) -> Any:
-        """Record a finished job (for --restart, and --cachedir); the outputs the
-        workflow should see (with --cachedir: the cached copies)."""
-        assert self.jobstore is not None
-        if self.cache is not None and outdir:
-            try:
-                outputs = self.cache.store(key, outputs, outdir) or outputs
-            except OSError as err:
-                _logger.warning("--cachedir %s: could not keep this job's outputs: %s", self.cache.root, err)
-        self._done_records.append((key, json.dumps(outputs, separators=(",", ":"))))
-        if len(self._done_records) >= 64:
-            self.flush_done()
-        return outputs
-
-    def flush_done(self) -> None:
-        """Write the jobs recorded as finished since the last flush, in one append: at
-        the latest before the leader waits, and every 64 jobs (a leader killed in
-        between loses at most those: a restart runs them again)."""
-        if not self._done_records or self.jobstore is None:
-            return
-        done, self._done_records = self._done_records, []
-        try:
-            reuse.record_many(self.jobstore, done)
-        except JobStoreError as err:  # the jobs still succeeded; only a restart loses them
-            _logger.warning("%s: a restart will run %d jobs again", err, len(done))
 
     def discard(self, path: str) -> None:
         """Remove a job's temporary or staging directory soon, off this thread."""
@@ -310,18 +249,19 @@ class Executor(JobExecutor):
             self._export_url = runtime_context.outdir.rstrip("/") + "/"
             runtime_context = runtime_context.copy()
             runtime_context.outdir = None
-        self.cache = None
+        cache = None
         if runtime_context.cachedir:
             # our cache, not cwltool's: its per-job lock would block our one leader thread
-            self.cache = reuse.Cache(runtime_context.cachedir)
+            cache = reuse.Cache(runtime_context.cachedir)
             runtime_context = runtime_context.copy()
-            if runtime_context.tmp_outdir_prefix == self.cache.root + "_tmp":  # cwltool's main set it so
+            if runtime_context.tmp_outdir_prefix == cache.root + "_tmp":  # cwltool's main set it so
                 runtime_context.tmp_outdir_prefix = DEFAULT_TMP_PREFIX
             runtime_context.cachedir = None
         if not runtime_context.validate_only:
             preflight.check_inputs(job_order_object)
             preflight.check(process, runtime_context)
-        self.jobstore = self._open_jobstore()
+        self.jobstore, earlier = self._open_jobstore()
+        self.reuse = reuse.Reuse(self.jobstore, earlier, cache)
         # an S3 store's leaders may be on different hosts: a lease in the store, not a flock
         lease = StoreLease(self.jobstore) if self.jobstore.remote_outputs else None
         leadership = Leadership(self.jobstore, lease=lease)
@@ -378,7 +318,7 @@ class Executor(JobExecutor):
     def _stop_watching(self, status: str, logger: logging.Logger) -> None:
         """Final display, event log, --report and --stats (also after a failure)."""
         assert self.jobstore is not None
-        self.events.reused = self.reused
+        self.events.reused = self.reuse.reused
         self.events.close(status)
         self._progress.stop()
         try:
@@ -400,18 +340,18 @@ class Executor(JobExecutor):
             limits.ram,
         )
 
-    def _open_jobstore(self) -> JobStore:
-        """The store for this run: a new one, or, with --restart, one holding an unfinished run."""
+    def _open_jobstore(self) -> tuple[JobStore, dict[str, str]]:
+        """The store for this run: a new one, or, with --restart, one holding an unfinished
+        run (with the outputs of the jobs it finished)."""
         if self.restart:
             if self.jobstore_locator is None:
                 raise ConfigurationError("--restart needs the --jobstore of the run to finish")
             store = open_jobstore(self.jobstore_locator, create=False)
             ensure_restartable(store)
-            self._reusable = reuse.load_done(store)
-            return store
+            return store, reuse.load_done(store)
         store = open_jobstore(self.jobstore_locator)
         ensure_unused(store)
-        return store
+        return store, {}
 
     def _start_record(self, process: Process) -> RunRecord:
         assert self.jobstore is not None
@@ -475,7 +415,7 @@ class Executor(JobExecutor):
             "running": running,
             "finished": scheduler.finished if scheduler else 0,
             "failed": failed,
-            "reused": self.reused,
+            "reused": self.reuse.reused,
         }
 
     def _execute_in_store(
@@ -537,7 +477,7 @@ class Executor(JobExecutor):
         try:
             return super().execute(process, job_order_object, runtime_context, logger)
         finally:
-            self.flush_done()
+            self.reuse.flush()
             backend.shutdown()
             self.workdirs.close()
 
@@ -588,7 +528,7 @@ class Executor(JobExecutor):
     def _wait(self) -> None:
         """Wait for an ended job; meanwhile keep run.json current (at most once a second)."""
         assert self.scheduler is not None
-        self.flush_done()
+        self.reuse.flush()
         self.scheduler.wait(1.0)
         if self._leadership is not None:
             self._leadership.keep()
@@ -611,7 +551,7 @@ class Executor(JobExecutor):
             # give it the scheduled variant of its own class, which only adds methods
             job.__class__ = scheduled(type(job))
         if isinstance(job, CallbackJob):
-            self.reused += 1
+            self.reuse.reused += 1
         try:
             job.run(runtime_context)
         except UnsupportedRequirement:

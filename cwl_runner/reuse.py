@@ -21,17 +21,23 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 from collections.abc import Callable
 from typing import Any
 
 from cwltool.job import JobBase
+from cwltool.utils import visit_class
+from schema_salad.ref_resolver import uri_file_path
 
 from . import remote
+from .errors import JobStoreError
 from .jobstore.base import JobStore
 from .pathmapper import link_or_copy_file
 
 JOURNAL = "done/journal.jsonl"
+
+_logger = logging.getLogger("runner-cwl")
 
 _tool_hashes: dict[int, str] = {}
 
@@ -179,6 +185,78 @@ def load_done(store: JobStore) -> dict[str, str]:
         except (ValueError, KeyError, TypeError):
             continue  # a record cut short by a killed leader
     return done
+
+
+class Reuse:
+    """What a run may reuse and what it records: the outputs of jobs an earlier attempt
+    finished (``--restart``) or any earlier run cached (``--cachedir``), and this run's
+    finished jobs, written to the done journal in batches (:meth:`flush`)."""
+
+    def __init__(
+        self, store: JobStore | None = None, earlier: dict[str, str] | None = None, cache: Cache | None = None
+    ) -> None:
+        self.store = store
+        self.earlier = earlier or {}
+        self.cache = cache
+        #: jobs reused instead of run
+        self.reused = 0
+        #: finished jobs not yet in the job store's journal
+        self._pending: list[tuple[str, str]] = []
+
+    def outputs(self, key: str) -> Any:
+        """The recorded outputs of a job that finished in an earlier attempt (or, with
+        --cachedir, in any earlier run), or None."""
+        recorded = self.earlier.get(key)
+        if recorded is None:
+            cached = self.cache.lookup(key) if self.cache is not None else None
+            if cached is not None:
+                self.reused += 1
+            return cached
+        try:
+            outputs = json.loads(recorded)
+        except ValueError:
+            return None
+        missing: list[str] = []
+
+        def check(obj: dict[str, Any]) -> None:
+            location = obj.get("location", "")
+            if isinstance(location, str) and location.startswith("file://"):
+                if not os.path.exists(uri_file_path(location)):
+                    missing.append(location)
+            elif isinstance(location, str) and location.startswith("s3://") and obj.get("class") == "File":
+                if remote.s3_head(location) is None:
+                    missing.append(location)
+
+        visit_class(outputs, ("File", "Directory"), check)
+        if missing:  # outputs gone from the store: run the job again
+            return None
+        self.reused += 1
+        return outputs
+
+    def record(self, key: str, outputs: Any, outdir: str | None = None) -> Any:
+        """Record a finished job (for --restart, and --cachedir); the outputs the
+        workflow should see (with --cachedir: the cached copies)."""
+        if self.cache is not None and outdir:
+            try:
+                outputs = self.cache.store(key, outputs, outdir) or outputs
+            except OSError as err:
+                _logger.warning("--cachedir %s: could not keep this job's outputs: %s", self.cache.root, err)
+        self._pending.append((key, json.dumps(outputs, separators=(",", ":"))))
+        if len(self._pending) >= 64:
+            self.flush()
+        return outputs
+
+    def flush(self) -> None:
+        """Write the jobs recorded as finished since the last flush, in one append: at
+        the latest before the leader waits, and every 64 jobs (a leader killed in
+        between loses at most those: a restart runs them again)."""
+        if not self._pending or self.store is None:
+            return
+        done, self._pending = self._pending, []
+        try:
+            record_many(self.store, done)
+        except JobStoreError as err:  # the jobs still succeeded; only a restart loses them
+            _logger.warning("%s: a restart will run %d jobs again", err, len(done))
 
 
 class Cache:

@@ -70,7 +70,7 @@ class ScheduledJob(JobBase):
             else None
         )
         self.content_key = job_key(self, [str(a) for a in self.command_line], str(image) if image else None)
-        outputs = executor.reusable_outputs(self.content_key)
+        outputs = executor.reuse.outputs(self.content_key)
         if outputs is not None:
             if info_wanted(_logger):
                 _logger.info("[job %s] finished in an earlier attempt: reusing its outputs", self.name)
@@ -253,7 +253,7 @@ class ScheduledJob(JobBase):
         if status == "success" and self.content_key:
             # recorded before the workflow hears of it (written before the leader next waits):
             # a restart does not run it again
-            outputs = _executor(runtimeContext).record_done(self.content_key, outputs, self.outdir)
+            outputs = _executor(runtimeContext).reuse.record(self.content_key, outputs, self.outdir)
         if self.output_callback:
             lock = runtimeContext.workflow_eval_lock or threading.RLock()
             with lock:
