@@ -18,6 +18,7 @@ from __future__ import annotations
 import bisect
 import os
 import re
+from collections.abc import Callable
 from json.decoder import scanstring  # type: ignore[attr-defined]  # C, not in typeshed
 from typing import Any
 
@@ -164,54 +165,50 @@ class _Parser:
         return int(digits), number.end()
 
     def mapping(self, at: int) -> tuple[Any, int]:
-        text = self.text
-        result = self.map_type()
-        result._yaml_set_line_col(*self.where(at))
-        at = self.skip(at + 1)
-        if text[at] == "}":
-            return result, at + 1  # ruamel marks no style on an empty one
-        result.fa.set_flow_style()
-        while True:
-            if text[at] != '"':
-                raise _NotPlain("a key that is not a string")
-            key_at = at
-            key, at = scanstring(text, at + 1, True)
-            if key in result:
-                raise _NotPlain("a duplicate key")  # the YAML parser says where
-            at = self.skip(at)
-            if text[at] != ":":
-                raise _NotPlain("no colon")
-            at = self.skip(at + 1)
-            value_at = at
-            value, at = self.value(at)
-            key = self.str_type(key)
-            result[key] = value
-            result._yaml_set_kv_line_col(key, [*self.where(key_at), *self.where(value_at)])
-            at = self.skip(at)
-            if text[at] == ",":
-                at = self.skip(at + 1)
-                continue
-            if text[at] == "}":
-                return result, at + 1
-            raise _NotPlain("no comma")
+        return self.collection(at, self.map_type(), "}", self.member)
 
     def sequence(self, at: int) -> tuple[Any, int]:
+        return self.collection(at, self.seq_type(), "]", self.item)
+
+    def collection(self, at: int, result: Any, close: str, entry: Callable[[Any, int], int]) -> tuple[Any, int]:
+        """``result`` filled with the entries from ``at`` (its opening bracket) to ``close``."""
         text = self.text
-        result = self.seq_type()
         result._yaml_set_line_col(*self.where(at))
         at = self.skip(at + 1)
-        if text[at] == "]":
+        if text[at] == close:
             return result, at + 1  # ruamel marks no style on an empty one
         result.fa.set_flow_style()
         while True:
-            item_at = at
-            value, at = self.value(at)
-            result.append(value)
-            result._yaml_set_idx_line_col(len(result) - 1, list(self.where(item_at)))
-            at = self.skip(at)
+            at = self.skip(entry(result, at))
             if text[at] == ",":
                 at = self.skip(at + 1)
-                continue
-            if text[at] == "]":
+            elif text[at] == close:
                 return result, at + 1
-            raise _NotPlain("no comma")
+            else:
+                raise _NotPlain("no comma")
+
+    def member(self, result: Any, at: int) -> int:
+        """One ``"key": value`` of a mapping, from ``at``; where it ends."""
+        text = self.text
+        if text[at] != '"':
+            raise _NotPlain("a key that is not a string")
+        key_at = at
+        key, at = scanstring(text, at + 1, True)
+        if key in result:
+            raise _NotPlain("a duplicate key")  # the YAML parser says where
+        at = self.skip(at)
+        if text[at] != ":":
+            raise _NotPlain("no colon")
+        value_at = at = self.skip(at + 1)
+        value, at = self.value(at)
+        key = self.str_type(key)
+        result[key] = value
+        result._yaml_set_kv_line_col(key, [*self.where(key_at), *self.where(value_at)])
+        return at
+
+    def item(self, result: Any, at: int) -> int:
+        """One value of a sequence, from ``at``; where it ends."""
+        value, end = self.value(at)
+        result.append(value)
+        result._yaml_set_idx_line_col(len(result) - 1, list(self.where(at)))
+        return end

@@ -106,3 +106,24 @@ def slurm_cluster(tmp_path_factory):
             os.environ.pop("SLURM_CONF", None)
         else:
             os.environ["SLURM_CONF"] = previous
+
+
+def same_yaml_tree(ours, theirs, comments: bool = False, path: str = "$") -> None:
+    """Assert two ruamel trees are alike: the same types (keys' too), values, lines and
+    columns, flow style, and with ``comments`` the same comments."""
+    assert type(ours) is type(theirs), path
+    if hasattr(theirs, "lc"):
+        assert (ours.lc.line, ours.lc.col, ours.lc.data) == (theirs.lc.line, theirs.lc.col, theirs.lc.data), path
+        assert ours.fa.flow_style() == theirs.fa.flow_style(), path
+        if comments:
+            assert repr(ours.ca.items) == repr(theirs.ca.items), path
+    if isinstance(theirs, dict):
+        assert [(type(k), k) for k in ours] == [(type(k), k) for k in theirs], path
+        for key in theirs:
+            same_yaml_tree(ours[key], theirs[key], comments, f"{path}.{key}")
+    elif isinstance(theirs, list):
+        assert len(ours) == len(theirs), path
+        for i, (mine, its) in enumerate(zip(ours, theirs, strict=True)):
+            same_yaml_tree(mine, its, comments, f"{path}[{i}]")
+    else:
+        assert ours == theirs, path

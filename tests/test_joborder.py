@@ -12,29 +12,12 @@ import sys
 from typing import Any
 
 import pytest
-from conftest import DATA
+from conftest import DATA, same_yaml_tree
 from schema_salad.utils import yaml_no_ts
 
 from cwl_runner import joborder
 
 SCATTER = DATA.parent.parent / "benchmarks" / "workflows" / "scatter.cwl"
-
-
-def _same(ours: Any, theirs: Any, path: str = "$") -> None:
-    assert type(ours) is type(theirs), path
-    if hasattr(theirs, "lc"):
-        assert (ours.lc.line, ours.lc.col, ours.lc.data) == (theirs.lc.line, theirs.lc.col, theirs.lc.data), path
-        assert ours.fa.flow_style() == theirs.fa.flow_style(), path
-    if isinstance(theirs, dict):
-        assert [(type(k), k) for k in ours] == [(type(k), k) for k in theirs], path
-        for key in theirs:
-            _same(ours[key], theirs[key], f"{path}.{key}")
-    elif isinstance(theirs, list):
-        assert len(ours) == len(theirs), path
-        for i, (mine, its) in enumerate(zip(ours, theirs, strict=True)):
-            _same(mine, its, f"{path}[{i}]")
-    else:
-        assert ours == theirs, path
 
 
 TEXTS = [
@@ -51,7 +34,7 @@ TEXTS = [
 def test_a_json_object_is_what_the_yaml_parser_makes_of_it(text):
     ours = joborder.parse(text)
     assert ours is not None
-    _same(ours, yaml_no_ts().load(io.StringIO(text)))
+    same_yaml_tree(ours, yaml_no_ts().load(io.StringIO(text)))
 
 
 @pytest.mark.parametrize(
@@ -89,7 +72,7 @@ def test_cwltools_load_job_order_gives_the_same_job_order(tmp_path, monkeypatch)
     assert parsed and parsed[0] is not None and ours is parsed[0], "not read by joborder.parse"
     theirs, their_base, _ = joborder._original(args, sys.stdin, None, [], "file:///wf.cwl")
     assert base == their_base
-    _same(ours, theirs)
+    same_yaml_tree(ours, theirs)
     assert ours.lc.filename == theirs.lc.filename
 
 

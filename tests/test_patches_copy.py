@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import io
 
+from conftest import same_yaml_tree
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
@@ -33,28 +34,11 @@ def _ruamel_copy(obj):
         copy._deepcopy_dispatch.update(saved)  # type: ignore[attr-defined]
 
 
-def _same(a, b, path="$"):
-    assert type(a) is type(b), path
-    if isinstance(a, dict):
-        assert list(a) == list(b), path
-        for key in a:
-            _same(a[key], b[key], f"{path}.{key}")
-    elif isinstance(a, list):
-        assert len(a) == len(b), path
-        for i, (x, y) in enumerate(zip(a, b, strict=True)):
-            _same(x, y, f"{path}[{i}]")
-    else:
-        assert a == b, path
-    if isinstance(a, (CommentedMap, CommentedSeq)):
-        assert (a.lc.line, a.lc.col, a.lc.data) == (b.lc.line, b.lc.col, b.lc.data), path
-        assert repr(a.ca.items) == repr(b.ca.items), path
-
-
 def test_fast_copies_equal_ruamels_and_are_independent():
     patches.apply()
     doc = YAML(typ="rt").load(io.StringIO(DOC))
     fast, slow = copy.deepcopy(doc), _ruamel_copy(doc)
-    _same(fast, slow)  # comments included: ruamel's own copy drops some, so do we
+    same_yaml_tree(fast, slow, comments=True)  # comments included: ruamel's own copy drops some, so do we
     assert fast == doc
     assert fast["shared"] is fast["base"]  # aliasing kept, as the memo keeps it
     fast["list"][0].lc.add_kv_line_col("new", [9, 9, 9, 9])
