@@ -140,22 +140,13 @@ def _plan(output: Any, destination: str, action: str) -> tuple[list[tuple[dict[s
 
 def _plain_file_below(path: str, roots: tuple[str, ...]) -> bool:
     """Whether ``path`` is a regular file below one of ``roots``, reached through no
-    link and spelt as its realpath (so cwltool's realpath would leave it as it is)."""
-    for root in roots:
-        if path.startswith(root):
-            break
-    else:
+    link (its realpath is itself, as cwltool's realpath would find it)."""
+    from .workdirs import real_path
+
+    if not path.startswith(roots):
         return False
-    if os.path.normpath(path) != path:
-        return False
-    current = root[:-1]
-    parts = path[len(root) :].split(os.sep)
     try:
-        for part in parts[:-1]:
-            current = f"{current}{os.sep}{part}"
-            if not stat.S_ISDIR(os.lstat(current).st_mode):
-                return False
-        return stat.S_ISREG(os.lstat(path).st_mode)
+        return real_path(path) == path and stat.S_ISREG(os.lstat(path).st_mode)
     except OSError:
         return False
 
