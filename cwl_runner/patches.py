@@ -10,7 +10,7 @@ that a cwltool upgrade can be checked against it.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Container
 from typing import Any
 
 _applied = False
@@ -412,13 +412,19 @@ def stage_files(
             if entry.target not in targets:
                 targets[entry.target] = entry
             elif targets[entry.target].resolved != entry.resolved:
-                i = next_suffix.get(entry.target, 2)
-                while f"{entry.target}_{i}" in targets:
-                    i += 1
-                next_suffix[entry.target] = i + 1
-                tgt = f"{entry.target}_{i}"
+                tgt = free_name(entry.target, targets, next_suffix)
                 targets[tgt] = pathmapper.update(key, entry.resolved, tgt, entry.type, entry.staged)
     _original_stage_files(pathmapper, stage_func, ignore_writable, symlink, secret_store, fix_conflicts)
+
+
+def free_name(target: str, taken: Container[str], next_suffix: dict[str, int]) -> str:
+    """cwltool's name for a file whose ``target`` is taken: ``target_2``, ``target_3``, ...,
+    the first not ``taken``, the search resuming where the last one for ``target`` ended."""
+    i = next_suffix.get(target, 2)
+    while f"{target}_{i}" in taken:
+        i += 1
+    next_suffix[target] = i + 1
+    return f"{target}_{i}"
 
 
 #: job stores whose files final outputs may share (hard links) instead of copying

@@ -78,7 +78,7 @@ def _plan(output: Any, destination: str, action: str) -> tuple[list[tuple[dict[s
         return None
     from schema_salad.ref_resolver import uri_file_path
 
-    from .patches import LINKABLE_ROOTS
+    from .patches import LINKABLE_ROOTS, free_name
 
     roots = tuple(root.rstrip(os.sep) + os.sep for root in LINKABLE_ROOTS)
     if not roots:
@@ -126,11 +126,7 @@ def _plan(output: Any, destination: str, action: str) -> tuple[list[tuple[dict[s
                 continue
             target = os.path.join(destination, basename)
             if target in taken:  # cwltool's fix_conflicts, without rescanning from _2
-                i = next_suffix.get(target, 2)
-                while f"{target}_{i}" in taken:
-                    i += 1
-                next_suffix[target] = i + 1
-                target = f"{target}_{i}"
+                target = free_name(target, taken, next_suffix)
             taken[target] = path
             targets[path] = target
         elif isinstance(value, MutableSequence):
