@@ -69,7 +69,7 @@ def placeholders(names: dict[str, str]) -> Callable[[str], str]:
     paths = sorted(names, key=len, reverse=True)
     # what all the paths start with (a job's directories share the job store's): a
     # string without it holds none of them, found in one look instead of one per path
-    common = os.path.commonprefix(paths) if len(paths) > 1 else ""
+    common = common_prefix(paths) if len(paths) > 1 else ""
 
     def replace(value: str) -> str:
         if common and common not in value:
@@ -88,6 +88,21 @@ def placeholders(names: dict[str, str]) -> Callable[[str], str]:
         return "".join(out)
 
     return replace
+
+
+def common_prefix(texts: list[str]) -> str:
+    """What all ``texts`` start with: ``os.path.commonprefix``'s answer, found by a binary
+    search of C-level ``startswith`` calls instead of its loop over every character
+    (which took half of a job key's time)."""
+    low, high = min(texts), max(texts)  # the common prefix of these two is everyone's
+    found, top = 0, min(len(low), len(high))
+    while found < top:
+        middle = (found + top + 1) // 2
+        if high.startswith(low[:middle]):
+            found = middle
+        else:
+            top = middle - 1
+    return low[:found]
 
 
 def job_key(job: JobBase, command: list[str], image: str | None) -> str:

@@ -65,3 +65,16 @@ def test_placeholders_replace_as_one_regex_pass_would():
         for _ in range(20):
             value = "".join(rng.choice([*alphabet, "c", "/s/w/"]) for _ in range(rng.randint(0, 30)))
             assert replace(value) == pattern.sub(lambda m, n=names: n[m.group(0)], value), (names, value)
+
+
+def test_the_common_prefix_is_os_path_commonprefix():
+    import os
+    import random
+
+    from cwl_runner.reuse import common_prefix
+
+    rng = random.Random(5)
+    for _ in range(2000):
+        texts = ["".join(rng.choice("ab/") for _ in range(rng.randint(0, 8))) for _ in range(rng.randint(1, 5))]
+        assert common_prefix(texts) == os.path.commonprefix(texts), texts
+
