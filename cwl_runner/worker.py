@@ -121,16 +121,26 @@ def execute(
             if process_group is None
             else {"process_group": process_group}
         )
-        proc = subprocess.Popen(
-            argv,
-            stdin=stdin,
-            stdout=stdout,
-            stderr=stderr,
-            env=env,
-            cwd=record.cwd,
-            close_fds=True,
-            **group,
-        )
+        program = _program(argv[0], env) if argv else None
+        try:
+            proc = subprocess.Popen(
+                argv,
+                executable=program,
+                stdin=stdin,
+                stdout=stdout,
+                stderr=stderr,
+                env=env,
+                cwd=record.cwd,
+                close_fds=True,
+                **group,
+            )
+        except OSError:
+            if program is None:
+                raise
+            _programs.clear()  # moved or removed since it was looked up: search again
+            proc = subprocess.Popen(
+                argv, stdin=stdin, stdout=stdout, stderr=stderr, env=env, cwd=record.cwd, close_fds=True, **group
+            )
     except OSError as err:
         for fd in files:
             os.close(fd)
@@ -247,6 +257,28 @@ def _collect(record: JobRecord) -> dict[str, list[Any]] | None:
     except OSError:
         return None
     return found
+
+
+_programs: dict[tuple[str, str], str] = {}
+
+
+def _program(name: str, env: dict[str, str]) -> str | None:
+    """Where the command ``name`` is in ``env``'s PATH, looked up once per name and PATH.
+
+    Given a bare name, subprocess tries every PATH entry in the child, one failed
+    ``execve`` after another, while (Python 3.11, vfork) the starting thread holds the
+    GIL; with 13 entries before /usr/bin that was most of a job thread's start. None
+    (let subprocess search) for a name with a "/", a PATH with a relative entry (it
+    depends on the job's directory), or a name that is not found."""
+    if not name or "/" in name:
+        return None
+    path = env.get("PATH", os.defpath)
+    found = _programs.get((name, path))
+    if found is None:
+        if not all(os.path.isabs(entry) for entry in path.split(os.pathsep)):
+            return None
+        found = _programs[(name, path)] = shutil.which(name, path=path) or ""
+    return found or None
 
 
 def _sha1(path: str) -> str:

@@ -85,3 +85,31 @@ def test_workflow_through_worker_processes(run_cwl, tmp_path):
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "o/out.txt").read_text() == "via worker\n"
     assert list((store / "jobs").iterdir()) and list((store / "results").iterdir())
+
+
+def test_a_bare_command_is_found_in_the_jobs_path_as_exec_would_and_found_again_when_moved(tmp_path):
+    """The worker looks a command up in the job's PATH once (not one failed execve per
+    PATH entry per job): the first executable entry wins, a non-executable file or a
+    directory of that name is passed over, and a program removed since is searched again."""
+    first, second, third = (tmp_path / name for name in ("a", "b", "c"))
+    for directory in (first, second, third):
+        directory.mkdir()
+    (first / "tool").write_text("#!/bin/sh\necho not executable\n")  # no x bit: skipped
+    (second / "tool").mkdir()  # a directory: skipped
+    (third / "tool").write_text("#!/bin/sh\necho third $0\n")
+    (third / "tool").chmod(0o755)
+    env = {"PATH": f"{first}:{second}:{third}:/usr/bin:/bin"}
+
+    def run(name: str) -> str:
+        out = tmp_path / f"{name}.txt"
+        record = JobRecord(id=name, name=name, argv=["tool"], env=env, cwd=str(tmp_path), stdout=str(out))
+        result = execute(record)
+        assert result.exit_code == 0, result.error
+        return out.read_text()
+
+    assert run("one") == f"third {third / 'tool'}\n"
+    # moved: the looked-up place is gone, the job still starts (from the new place)
+    (third / "tool").rename(first / "tool2")
+    (first / "tool").unlink()
+    (first / "tool2").rename(first / "tool")
+    assert run("two") == f"third {first / 'tool'}\n"
