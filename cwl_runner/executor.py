@@ -30,7 +30,7 @@ from cwltool.process import Process
 from cwltool.utils import DEFAULT_TMP_PREFIX
 from cwltool.workflow_job import WorkflowJob
 
-from . import failures, patches, preflight, provenance, reuse
+from . import failures, patches, preflight, provenance, relocate, reuse
 from . import progress as display
 from . import report as run_report
 from .backends import make_backend
@@ -438,7 +438,8 @@ class Executor(JobExecutor):
             runtime_context.tmp_outdir_prefix = self.jobstore.workdir("out")
         if runtime_context.move_outputs == "move":
             # outputs recorded for --restart stay in the store until the run is over:
-            # a leader killed halfway through the export must find them there
+            # a leader killed halfway through the export must find them there (only a
+            # run that succeeded and whose store goes next moves them: see run_jobs)
             runtime_context.move_outputs = "copy"
         if runtime_context.tmpdir_prefix in (DEFAULT_TMP_PREFIX, "", None):
             runtime_context.tmpdir_prefix = self.jobstore.workdir("tmp")
@@ -477,6 +478,7 @@ class Executor(JobExecutor):
         try:
             return super().execute(process, job_order_object, runtime_context, logger)
         finally:
+            relocate.allow_moves()  # only ever for this run's own relocation
             self.reuse.flush()
             backend.shutdown()
             self.workdirs.close()
@@ -519,6 +521,15 @@ class Executor(JobExecutor):
             if self.final_output and self.final_output[0] is not None and self._export_url is None:
                 # cwltool relocates local files into --outdir: fetch what is remote first
                 self.stager.localize(self.final_output[0])
+                if (
+                    self.final_status == ["success"]
+                    and self._outdirs_in_store
+                    and self.clean in ("on-success", "always")
+                ):
+                    # the store goes once the outputs are out: they may be moved, not linked
+                    # (a restart after a kill in between runs those jobs again)
+                    assert self.jobstore is not None
+                    relocate.allow_moves(os.path.realpath(self.jobstore.workdir("out")))
         except BaseException:
             self._stop()
             while scheduler.busy():

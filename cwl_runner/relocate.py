@@ -8,7 +8,8 @@ more times: about 0.2 ms of the leader's time per file, which at the end of a
 a plain file in the job store, :func:`relocate_outputs` does what that amounts to
 directly: one ``lstat`` per path component, one hard link per file, the same
 target names (``NAME``, then ``NAME_2``, ``NAME_3``, ... for clashing names, in
-the same order), the same rewritten locations, the same checksums. Anything else
+the same order), the same rewritten locations, the same checksums (moved instead of
+linked when the run succeeded and its job store is removed next). Anything else
 (a Directory, secondaryFiles, a link, a remote or shared object, an action other
 than copying, a target that exists) goes to cwltool's own function, untouched.
 """
@@ -16,6 +17,7 @@ than copying, a target that exists) goes to cwltool's own function, untouched.
 from __future__ import annotations
 
 import os
+import re
 import stat
 from collections.abc import Mapping, MutableSequence
 from typing import Any
@@ -23,7 +25,43 @@ from typing import Any
 #: cwltool's relocateOutputs, for everything :func:`relocate_outputs` does not do itself
 _original: Any = None
 
+#: job store directories whose files the next relocation may move instead of link:
+#: set by the executor (:func:`allow_moves`) when the run succeeded and its store is
+#: removed next, and used up by that relocation
+_movable: tuple[str, ...] = ()
+
+
+def allow_moves(*roots: str) -> None:
+    """Let the next relocation move (rename) files below ``roots`` into place instead of
+    linking them: their store is removed next, and a job directory left empty is one
+    ``rmdir``, not an ``unlink`` and an ``rmdir`` (``workdirs.remove_tree``)."""
+    global _movable
+    _movable = tuple(root.rstrip(os.sep) + os.sep for root in roots)
+
+
 _SCALARS = (str, int, float, bool, type(None))
+
+#: a path that a file URI holds as it is (nothing percent-encoded)
+_AS_IS = re.compile(r"[A-Za-z0-9_.~/-]*\Z")
+
+
+def _path(location: str) -> str:
+    """``uri_file_path(location)``; a file:/// URI with nothing quoted in it is read
+    directly (the usual job store path: 15 us less per file)."""
+    if location.startswith("file:///") and _AS_IS.match(location, 7) and "//" not in location[7:]:
+        return location[7:]
+    from schema_salad.ref_resolver import uri_file_path
+
+    return uri_file_path(location)  # type: ignore[no-any-return]
+
+
+def _uri(path: str) -> str:
+    """``file_uri(path)``, directly when nothing in the path needs quoting."""
+    if path.startswith("/") and _AS_IS.match(path) and "//" not in path:
+        return "file://" + path
+    from schema_salad.ref_resolver import file_uri
+
+    return file_uri(path)  # type: ignore[no-any-return]
 
 
 def install() -> None:
@@ -47,6 +85,8 @@ def relocate_outputs(
     path_mapper: Any = None,
 ) -> Any:
     """``cwltool.process.relocateOutputs``, same arguments and same result."""
+    global _movable
+    movable, _movable = _movable, ()
     plan = _plan(outputObj, destination_path, action)
     if plan is None:
         kwargs = {} if path_mapper is None else {"path_mapper": path_mapper}
@@ -54,11 +94,21 @@ def relocate_outputs(
     files, targets = plan
     if targets:
         os.makedirs(destination_path, exist_ok=True)
+        # a rename replaces what is there: only into a directory with nothing in it yet
+        # (its names are then the ones placed here, all different)
+        if movable:
+            with os.scandir(destination_path) as entries:
+                if next(entries, None) is not None:
+                    movable = ()
     for path, target in targets.items():
+        if movable and path.startswith(movable):
+            try:
+                os.rename(path, target)
+                continue
+            except OSError:  # another filesystem: linked or copied below
+                pass
         _place(path, target)
-    from schema_salad.ref_resolver import file_uri
-
-    new_location = {path: file_uri(target) for path, target in targets.items()}
+    new_location = {path: _uri(target) for path, target in targets.items()}
     for entry, path in files:
         entry["location"] = new_location[path]
         entry.pop("contents", None)
@@ -76,8 +126,6 @@ def _plan(output: Any, destination: str, action: str) -> tuple[list[tuple[dict[s
     cwltool must relocate: anything but plain files in the job store, copied."""
     if action != "copy" or not isinstance(destination, str):
         return None
-    from schema_salad.ref_resolver import uri_file_path
-
     from .patches import LINKABLE_ROOTS, free_name
 
     roots = tuple(root.rstrip(os.sep) + os.sep for root in LINKABLE_ROOTS)
@@ -115,7 +163,7 @@ def _plan(output: Any, destination: str, action: str) -> tuple[list[tuple[dict[s
                 or os.sep in basename
             ):
                 return None
-            path = uri_file_path(location)
+            path = _path(location)
             plain = checked.get(path)
             if plain is None:
                 plain = checked[path] = _plain_file_below(path, roots)

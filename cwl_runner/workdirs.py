@@ -187,6 +187,11 @@ def remove_tree(root: str, threads: int = 8, depth: int = 3) -> None:
 
 
 def _remove_entry(path: str) -> None:
+    try:  # most entries are job directories the relocation emptied: one call
+        os.rmdir(path)
+        return
+    except OSError:
+        pass
     try:
         if os.path.isdir(path) and not os.path.islink(path):
             shutil.rmtree(path, ignore_errors=True)

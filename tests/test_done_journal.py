@@ -77,4 +77,3 @@ def test_the_common_prefix_is_os_path_commonprefix():
     for _ in range(2000):
         texts = ["".join(rng.choice("ab/") for _ in range(rng.randint(0, 8))) for _ in range(rng.randint(1, 5))]
         assert common_prefix(texts) == os.path.commonprefix(texts), texts
-
