@@ -161,8 +161,7 @@ def execute(
     sampler = measure.SAMPLER.watch(proc.pid)
     if on_start is not None:
         on_start(proc)
-    timed_out = threading.Event()
-    injected = threading.Event()
+    timed_out, injected = _Flag(), _Flag()
     limit = float(record.timelimit) if record.timelimit else None
     timers: list[threading.Timer] = []
     if limit is not None:
@@ -257,6 +256,23 @@ def _collect(record: JobRecord) -> dict[str, list[Any]] | None:
     except OSError:
         return None
     return found
+
+
+class _Flag:
+    """Set once by a timer's thread, read by the job's after the process ended: a
+    ``threading.Event`` without its lock and condition (two per job), as nothing waits
+    on it."""
+
+    __slots__ = ("_set",)
+
+    def __init__(self) -> None:
+        self._set = False
+
+    def set(self) -> None:
+        self._set = True
+
+    def is_set(self) -> bool:
+        return self._set
 
 
 _programs: dict[tuple[str, str], str] = {}
