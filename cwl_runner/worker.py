@@ -283,7 +283,7 @@ def _program(name: str, env: dict[str, str]) -> str | None:
 
     Given a bare name, subprocess tries every PATH entry in the child, one failed
     ``execve`` after another, while (Python 3.11, vfork) the starting thread holds the
-    GIL; with 13 entries before /usr/bin that was most of a job thread's start. None
+    GIL: 9 failed calls per job for ``echo`` with this machine's PATH. None
     (let subprocess search) for a name with a "/", a PATH with a relative entry (it
     depends on the job's directory), or a name that is not found."""
     if not name or "/" in name:
