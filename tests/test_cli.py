@@ -48,6 +48,21 @@ def test_jobstore_removed_on_success_and_kept_when_asked(run_cwl, tmp_path):
     assert [d.name.startswith("runner-cwl-jobstore-") for d in tmp.iterdir()] == [True]
 
 
+def test_final_outputs_are_moved_only_out_of_a_store_that_goes(run_cwl, tmp_path):
+    """A store removed after success gives its files up (moved: one name); a kept store
+    keeps them (linked: two names), as a restart needs them there. (A workflow: after a
+    lone tool, cwltool removes that tool's output directory from the store itself.)"""
+    args = (str(DATA / "echo-wf.cwl"), "--message", "x")
+    result = run_cwl("--outdir", str(tmp_path / "moved"), *args)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "moved" / "out.txt").stat().st_nlink == 1
+    store = tmp_path / "store"
+    result = run_cwl("--jobstore", str(store), "--keep-jobstore", "--outdir", str(tmp_path / "linked"), *args)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "linked" / "out.txt").stat().st_nlink == 2
+    assert [p.read_text() for p in store.glob("work/out/*/out.txt")] == ["x\n"]
+
+
 def test_failed_run_keeps_its_jobstore_unless_told(run_cwl, tmp_path):
     store = tmp_path / "store"
     result = run_cwl("--jobstore", str(store), "--outdir", str(tmp_path / "o"), str(DATA / "fail.cwl"))
