@@ -127,8 +127,19 @@ def run_suite(suite: str, engine: str, args: argparse.Namespace) -> dict:
         print(f"[conformance] {suite} with {engine}: {' '.join(cmd)}", file=sys.stderr, flush=True)
         started = time.monotonic()
         log = RESULTS / f"{name}.log"
+        # the engines' temporary files (a failed run keeps its job store, and a suite has
+        # dozens of tests that must fail) go with the suite's copy, not into /tmp
+        scratch = Path(tmp) / "tmp"
+        scratch.mkdir()
         with open(log, "w") as handle:
-            subprocess.run(cmd, cwd=work, stdout=handle, stderr=subprocess.STDOUT, check=False)
+            subprocess.run(
+                cmd,
+                cwd=work,
+                stdout=handle,
+                stderr=subprocess.STDOUT,
+                check=False,
+                env={**os.environ, "TMPDIR": str(scratch)},
+            )
         wall = time.monotonic() - started
     result = parse_junit(junit)
     result.update(suite=suite, engine=engine, selection=args.tags or "all", label=args.label or "", wall=round(wall, 1))
