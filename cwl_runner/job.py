@@ -71,7 +71,7 @@ class JobRecord:
     drop_tmpdir: bool = False
     #: the job's TMPDIR may be any empty directory (only its environment names it): a
     #: job thread of a long-lived process lends it one it keeps for its jobs, emptied,
-    #: and ``tmpdir`` itself is never made (see worker.TmpDirs)
+    #: and ``tmpdir`` itself is never made (see jobthreads.TmpDirs)
     recycle_tmpdir: bool = False
 
     def to_json(self) -> bytes:

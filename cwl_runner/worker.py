@@ -23,6 +23,7 @@ from typing import Any
 from . import measure
 from .job import SECRETS_ENV, JobRecord, JobResult, record_key, result_key
 from .jobstore.base import JobStore
+from .jobthreads import Scratch, TmpDirs
 
 #: errno values of a failed start that say the machine, not the job, is short of something
 _SYSTEM_ERRNOS = {errno.EAGAIN, errno.ENOMEM, errno.EMFILE, errno.ENFILE, errno.ENOSPC, errno.EIO}
@@ -46,8 +47,8 @@ def execute(
     The log file also gets the command line first and the exit reason last.
     The result carries the job's CPU time and peak memory (``measure.py``).
     With ``lazy`` (jobs run by threads of a long-lived process), a record's
-    ``lazy_log`` is honoured: see :class:`_Scratch`; with ``tmpdirs``, a record's
-    ``recycle_tmpdir`` (see :class:`TmpDirs`).
+    ``lazy_log`` is honoured: see :class:`~cwl_runner.jobthreads.Scratch`; with ``tmpdirs``, a record's
+    ``recycle_tmpdir`` (see :class:`~cwl_runner.jobthreads.TmpDirs`).
     """
     started = time.time()
     files: list[int] = []  # descriptors to close once the command has them
@@ -84,7 +85,7 @@ def execute(
     scratch: Any = None
     try:
         if record.log and lazy and record.lazy_log:
-            scratch = _Scratch.of(os.path.dirname(record.log))
+            scratch = Scratch.of(os.path.dirname(record.log))
         if record.log and scratch is None:
             log_file = open(record.log, "ab")
             log_file.write(_log_header(record, started))
@@ -121,26 +122,15 @@ def execute(
             if process_group is None
             else {"process_group": process_group}
         )
+        options = dict(stdin=stdin, stdout=stdout, stderr=stderr, env=env, cwd=record.cwd, close_fds=True, **group)
         program = _program(argv[0], env) if argv else None
         try:
-            proc = subprocess.Popen(
-                argv,
-                executable=program,
-                stdin=stdin,
-                stdout=stdout,
-                stderr=stderr,
-                env=env,
-                cwd=record.cwd,
-                close_fds=True,
-                **group,
-            )
+            proc = subprocess.Popen(argv, executable=program, **options)
         except OSError:
             if program is None:
                 raise
             _programs.clear()  # moved or removed since it was looked up: search again
-            proc = subprocess.Popen(
-                argv, stdin=stdin, stdout=stdout, stderr=stderr, env=env, cwd=record.cwd, close_fds=True, **group
-            )
+            proc = subprocess.Popen(argv, **options)
     except OSError as err:
         for fd in files:
             os.close(fd)
@@ -153,7 +143,7 @@ def execute(
             record.id, 127, started, time.time(), error=full or f"{record.argv[0]}: {what}", failure=failure
         )
         if scratch is not None:
-            log_file = scratch.keep(record, started, force=True)
+            log_file = scratch.keep(record, started, force=True, header=_log_header)
         _log_footer(log_file, result, f"could not start: {result.error}")
         return result
     for fd in files:
@@ -233,7 +223,9 @@ def execute(
     result.peak_rss = measure.peak_memory(usage, max(root_peak, tree_peak), inherited)
     reason = "killed by --inject-faults" if result.injected else exit_reason(result, record.timelimit)
     if scratch is not None:
-        log_file = scratch.keep(record, started, force=bool(code or result.error or result.timed_out))
+        log_file = scratch.keep(
+            record, started, force=bool(code or result.error or result.timed_out), header=_log_header
+        )
         result.no_log = log_file is None
     _log_footer(log_file, result, f"{reason}; {result.error}" if result.error else reason)
     return result
@@ -323,113 +315,6 @@ def _devnull() -> int:
             if not _null:
                 _null.append(os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC))
     return _null[0]
-
-
-class TmpDirs:
-    """Temporary directories lent to jobs by the job threads of a long-lived process.
-
-    Making and removing a directory waits on the disk's journal: on a scatter of
-    small commands the two cost as much as spawning the command. A job whose record
-    allows it (``recycle_tmpdir``: its TMPDIR appears nowhere but in its environment)
-    gets its thread's own directory instead, which the thread finds empty after the
-    job (one listing, no write) and lends to its next job; one the job left
-    something in is removed, and the thread makes a new one for the next job.
-    :meth:`remove_all` removes them all (the backend's shutdown).
-    """
-
-    def __init__(self) -> None:
-        self._local = threading.local()
-        self._all: set[str] = set()
-        self._lock = threading.Lock()
-
-    def lend(self, record: JobRecord) -> str | None:
-        """This thread's empty directory beside ``record.tmpdir``; None if none can be made."""
-        parent = os.path.dirname(record.tmpdir)
-        mine: str | None = getattr(self._local, "path", None)
-        if mine is not None and os.path.dirname(mine) == parent:
-            return mine
-        try:
-            import tempfile
-
-            mine = tempfile.mkdtemp(prefix=os.path.basename(record.tmpdir) + "-thread", dir=parent)
-        except OSError:
-            return None
-        with self._lock:
-            self._all.add(mine)
-        self._local.path = mine
-        return mine
-
-    def take_back(self, path: str) -> None:
-        """After the job: keep ``path`` if the job left it empty, else remove it."""
-        try:
-            with os.scandir(path) as entries:
-                if next(entries, None) is None:
-                    return
-        except OSError:
-            pass
-        self._local.path = None
-        with self._lock:
-            self._all.discard(path)
-        shutil.rmtree(path, ignore_errors=True)
-
-    def remove_all(self) -> None:
-        with self._lock:
-            paths = list(self._all)
-            self._all.clear()
-        for path in paths:
-            shutil.rmtree(path, ignore_errors=True)
-
-
-class _Scratch:
-    """A job thread's scratch file for the uncaptured output of its jobs, one job at
-    a time: emptied before each job, copied into the job's log only when needed."""
-
-    _local = threading.local()
-
-    def __init__(self, directory: str) -> None:
-        self.directory = directory
-        path = os.path.join(directory, f".scratch-{os.getpid()}-{threading.get_ident()}")
-        self.fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND | os.O_CLOEXEC, 0o600)
-        os.unlink(path)  # only the descriptor is needed: nothing is left behind
-
-    @classmethod
-    def of(cls, directory: str) -> _Scratch | None:
-        """This thread's scratch file in ``directory``, emptied; None if none can be made."""
-        mine: _Scratch | None = getattr(cls._local, "scratch", None)
-        try:
-            if mine is None or mine.directory != directory:
-                if mine is not None:
-                    os.close(mine.fd)
-                mine = cls._local.scratch = cls(directory)
-            elif os.fstat(mine.fd).st_size:  # truncating an empty file still costs a journal write
-                os.ftruncate(mine.fd, 0)
-        except OSError:
-            cls._local.scratch = None
-            return None
-        return mine
-
-    def keep(self, record: JobRecord, started: float, force: bool) -> Any:
-        """The job's log file, opened for its footer, when the job wrote to the scratch
-        file or ``force``; else None (no log for a job with nothing to say)."""
-        try:
-            size = os.fstat(self.fd).st_size
-            if not size and not force and not (record.attempt > 1 and record.log and os.path.exists(record.log)):
-                return None  # (an earlier attempt's log goes on to this one's end)
-            assert record.log is not None
-            log_file = open(record.log, "ab")
-            log_file.write(_log_header(record, started))
-            if record.attempt > 1:
-                log_file.write(f"--- runner-cwl: attempt {record.attempt} ---\n".encode())
-            offset = 0
-            while offset < size:  # (sendfile refuses a log opened for appending)
-                chunk = os.pread(self.fd, min(size - offset, 1 << 20), offset)
-                if not chunk:
-                    break
-                log_file.write(chunk)
-                offset += len(chunk)
-            return log_file
-        except OSError:  # a full disk: the job's result still stands
-            return None
 
 
 def exit_reason(result: JobResult, timelimit: int | None = None) -> str:

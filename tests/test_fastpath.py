@@ -312,7 +312,7 @@ def test_software_requirement_is_planned_unless_dependencies_are_resolved(tmp_pa
 
 
 def test_every_job_finds_an_empty_tmpdir(tmp_path: Path) -> None:
-    """Job threads lend their jobs a TMPDIR they keep (worker.TmpDirs): whatever a
+    """Job threads lend their jobs a TMPDIR they keep (jobthreads.TmpDirs): whatever a
     job leaves there, the next one still starts with an empty directory, and none
     of them is left behind."""
     items = [f"i{n}" for n in range(12)]

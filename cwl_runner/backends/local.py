@@ -20,7 +20,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from .. import worker
+from .. import jobthreads, worker
 from ..guard import Guard
 from ..job import SECRETS_ENV, JobRecord, JobResult, result_key
 from ..jobstore import JobStore
@@ -44,7 +44,7 @@ class LocalBackend(Backend):
         # jobs run in its process group, which dies with this process (see guard.py)
         self._guard = Guard()
         #: temporary directories this backend's job threads lend their jobs
-        self._tmpdirs = worker.TmpDirs()
+        self._tmpdirs = jobthreads.TmpDirs()
 
     def submit(self, record: JobRecord) -> None:
         self._pool.submit(self._run, record)
