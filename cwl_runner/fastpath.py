@@ -35,7 +35,6 @@ command line, environment, streams, resources, exit codes or collected outputs
 from __future__ import annotations
 
 import copy
-import hashlib
 import json
 import logging
 import os
@@ -55,6 +54,7 @@ from .job import JobRecord, JobResult
 from .plan import INT_RANGE, RESULTS, Output, Plan
 from .tools import ScheduledJob
 from .workdirs import RunnerRuntimeContext
+from .worker import sha1
 
 if TYPE_CHECKING:
     from cwltool.context import RuntimeContext
@@ -223,7 +223,7 @@ class FastJob(ScheduledJob, CommandLineJob):
             "class": "File",
         }
         if self.compute_checksum:
-            obj["checksum"] = "sha1$" + (digest or _sha1(path))
+            obj["checksum"] = "sha1$" + (digest or sha1(path))
         obj["size"] = size
         return obj
 
@@ -257,7 +257,7 @@ class FastJob(ScheduledJob, CommandLineJob):
                 with open(path, "rb") as handle:
                     entry["contents"] = str(content_limit_respected_read_bytes(handle), "utf-8")
             if self.compute_checksum:
-                entry["checksum"] = "sha1$" + (digest or _sha1(path))
+                entry["checksum"] = "sha1$" + (digest or sha1(path))
             entry["size"] = size
             matches.append(entry)
         builder = self.builder
@@ -289,11 +289,6 @@ def _referenced(inputs: Any, keys: tuple[str, ...]) -> Any:
             return _NOT_FOUND
         value = value[key]
     return value
-
-
-def _sha1(path: str) -> str:
-    with open(path, "rb") as handle:
-        return hashlib.file_digest(handle, "sha1").hexdigest()  # nosec - CWL's checksum
 
 
 def make_job(

@@ -242,7 +242,7 @@ def _collect(record: JobRecord) -> dict[str, list[Any]] | None:
             info = os.lstat(path)
             if not stat.S_ISREG(info.st_mode):
                 return None
-            found[name] = [info.st_size, _sha1(path) if record.checksums else None]
+            found[name] = [info.st_size, sha1(path) if record.checksums else None]
         if os.path.lexists(os.path.join(record.outdir, "cwl.output.json")):
             return None
     except OSError:
@@ -289,7 +289,7 @@ def _program(name: str, env: dict[str, str]) -> str | None:
     return found or None
 
 
-def _sha1(path: str) -> str:
+def sha1(path: str) -> str:
     """A file's SHA-1 (CWL's checksum), read through a raw descriptor (no file object)."""
     digest = hashlib.sha1()  # nosec - CWL's checksum
     fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
