@@ -8,6 +8,7 @@ leader peak RSS and ratio to the floor.
     python benchmarks/run.py --large               # also the 10,000-way scatter (runner-cwl only)
     python benchmarks/run.py --repeat 3            # each wall the minimum of 3 runs (a busy machine)
     python benchmarks/run.py --tmpdir /dev/shm     # every directory in memory: the disk left out
+    python benchmarks/run.py --settle 35           # each measurement on a quiet disk (see below)
     python benchmarks/run.py --engines runner-cwl cwltool --markdown docs/perf-table.md
     python benchmarks/run.py --engines runner-cwl runner-cwl+slurm runner-cwl+slurm-no-arrays  # SLURM_CONF set
 
@@ -18,6 +19,15 @@ The last columns give each engine's per-job cost on a scatter of N:
 (wall(N) - wall(1)) / floor(N), where wall(1) is the same workflow over one item, so
 start-up cancels out (issue 5's target: at most 1.5). For the leader alone at scales
 no machine runs for real, see benchmarks/noop.py.
+
+One measurement must not pay for another's clean-up. The directories this script makes
+(the floor's, each engine run's inputs and --outdir) are kept until every measurement
+is done. What an engine removes itself (its job store, its temporary directories) is
+inside its own wall, as it is for a user; but on some filesystems creating files right
+after many were removed is slower for a while (ext4 without a journal skips inodes freed
+in the last 30 s: docs/performance.md, "Session 6"), which the next measurement would
+pay. --settle S waits until S seconds have passed since the last engine run ended
+before every measurement, the floor's included.
 """
 
 from __future__ import annotations
@@ -44,20 +54,46 @@ def best(times: int, measure):  # type: ignore[no-untyped-def]
     return min((measure() for _ in range(times)), key=lambda r: r if isinstance(r, float) else r[0])
 
 
-def floor(n: int) -> float:
+class Scratch:
+    """Where the measurements' directories go, all removed at the end, and the quiet
+    time kept before each measurement (--settle)."""
+
+    def __init__(self, settle: float = 0.0) -> None:
+        self.root = tempfile.mkdtemp(prefix="runner-cwl-bench-")
+        self.settle = settle
+        self._engine_ended = 0.0
+
+    def directory(self, prefix: str) -> str:
+        return tempfile.mkdtemp(prefix=prefix, dir=self.root)
+
+    def quiet(self) -> None:
+        """Wait until ``settle`` seconds have passed since the last engine run ended."""
+        wait = self._engine_ended + self.settle - time.monotonic()
+        if wait > 0:
+            time.sleep(wait)
+
+    def engine_ended(self) -> None:
+        self._engine_ended = time.monotonic()
+
+    def remove(self) -> None:
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+def floor(n: int, scratch: Scratch) -> float:
     """Wall time to spawn n trivial processes into fresh dirs, CORES at a time."""
-    with tempfile.TemporaryDirectory(prefix="floor-") as tmp:
+    tmp = scratch.directory("floor-")
 
-        def one(i: int) -> None:
-            job = os.path.join(tmp, str(i))
-            os.mkdir(job)
-            with open(os.path.join(job, "out.txt"), "wb") as out:
-                subprocess.run(["echo", str(i)], stdout=out, cwd=job, check=True)
+    def one(i: int) -> None:
+        job = os.path.join(tmp, str(i))
+        os.mkdir(job)
+        with open(os.path.join(job, "out.txt"), "wb") as out:
+            subprocess.run(["echo", str(i)], stdout=out, cwd=job, check=True)
 
-        started = time.perf_counter()
-        with ThreadPoolExecutor(CORES) as pool:
-            list(pool.map(one, range(n)))
-        return time.perf_counter() - started
+    scratch.quiet()
+    started = time.perf_counter()
+    with ThreadPoolExecutor(CORES) as pool:
+        list(pool.map(one, range(n)))
+    return time.perf_counter() - started
 
 
 #: runner-cwl variants: extra arguments after the engine name
@@ -84,25 +120,27 @@ def engine_argv(engine: str) -> list[str] | None:
     return [exe, "--quiet", "--no-container"]
 
 
-def run_engine(engine: str, workflow: Path, inputs: dict) -> tuple[float, float, bool]:
+def run_engine(engine: str, workflow: Path, inputs: dict, scratch: Scratch) -> tuple[float, float, bool]:
     """Wall seconds, peak RSS (MB) of the largest process in the engine's tree, success."""
     argv = engine_argv(engine)
     assert argv is not None
-    with tempfile.TemporaryDirectory(prefix=f"bench-{engine}-") as tmp:
-        job = Path(tmp) / "inputs.json"
-        job.write_text(json.dumps(inputs))
-        cmd = [*argv, "--outdir", str(Path(tmp) / "out"), str(workflow), str(job)]
-        if engine == "toil-cwl-runner":
-            cmd[1:1] = ["--jobStore", str(Path(tmp) / "js")]
-        started = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=tmp)
-        _, status, usage = os.wait4(proc.pid, 0)
-        wall = time.perf_counter() - started
-        stderr = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
-        ok = os.waitstatus_to_exitcode(status) == 0
-        if not ok:
-            print(f"  {engine} failed on {workflow.name}: {stderr.strip().splitlines()[-1:]}", file=sys.stderr)
-        return wall, usage.ru_maxrss / 1024, ok
+    tmp = scratch.directory(f"{engine}-")
+    job = Path(tmp) / "inputs.json"
+    job.write_text(json.dumps(inputs))
+    cmd = [*argv, "--outdir", str(Path(tmp) / "out"), str(workflow), str(job)]
+    if engine == "toil-cwl-runner":
+        cmd[1:1] = ["--jobStore", str(Path(tmp) / "js")]
+    scratch.quiet()
+    started = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=tmp)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - started
+    scratch.engine_ended()
+    stderr = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+    ok = os.waitstatus_to_exitcode(status) == 0
+    if not ok:
+        print(f"  {engine} failed on {workflow.name}: {stderr.strip().splitlines()[-1:]}", file=sys.stderr)
+    return wall, usage.ru_maxrss / 1024, ok
 
 
 def workloads(args: argparse.Namespace) -> list[tuple[str, Path, dict, int]]:
@@ -173,6 +211,15 @@ def main() -> int:
         "directory); e.g. /dev/shm to leave the disk out of both",
     )
     parser.add_argument(
+        "--settle",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="before every measurement, wait until SECONDS have passed since the last engine run "
+        "ended (its clean-up), so that none pays for the last one's removals; 35 for ext4 without "
+        "a journal (default: 0)",
+    )
+    parser.add_argument(
         "--slurm-workloads",
         nargs="*",
         default=["scatter 1000"],
@@ -201,8 +248,25 @@ def main() -> int:
         + [f"{e} per-job cost" for e in engines]
     )
     scatter_one: dict[str, float] = {}
+    scratch = Scratch(args.settle)
+    try:
+        measure(args, engines, scratch, scatter_one, rows)
+    finally:
+        scratch.remove()
+    table = "| " + " | ".join(header) + " |\n|" + "---|" * len(header) + "\n"
+    table += "".join("| " + " | ".join(r) + " |\n" for r in rows)
+    print(table)
+    if args.markdown:
+        Path(args.markdown).write_text(table)
+    return 0
+
+
+def measure(
+    args: argparse.Namespace, engines: list[str], scratch: Scratch, scatter_one: dict[str, float], rows: list
+) -> None:
+    """Every workload: the floor, then each engine; one row each into ``rows``."""
     for label, workflow, inputs, jobs in workloads(args):
-        base = best(args.repeat, lambda: floor(jobs))  # noqa: B023
+        base = best(args.repeat, lambda: floor(jobs, scratch))  # noqa: B023
         walls, rss = {}, {}
         per_job: dict[str, str] = {}
         for engine in engines:
@@ -210,7 +274,7 @@ def main() -> int:
                 continue
             if engine in VARIANTS and label not in args.slurm_workloads:
                 continue
-            wall, peak, ok = best(args.repeat, lambda: run_engine(engine, workflow, inputs))  # noqa: B023
+            wall, peak, ok = best(args.repeat, lambda: run_engine(engine, workflow, inputs, scratch))  # noqa: B023
             walls[engine] = f"{wall:.2f}" if ok else f"{wall:.2f} (failed)"
             rss[engine] = f"{peak:.0f}"
             if label == "scatter 1":
@@ -223,12 +287,6 @@ def main() -> int:
         row += [f"{float(walls[e].split()[0]) / base:.1f}" if e in walls and base >= 0.01 else "–" for e in engines]
         row += [per_job.get(e, "–") for e in engines]
         rows.append(row)
-    table = "| " + " | ".join(header) + " |\n|" + "---|" * len(header) + "\n"
-    table += "".join("| " + " | ".join(r) + " |\n" for r in rows)
-    print(table)
-    if args.markdown:
-        Path(args.markdown).write_text(table)
-    return 0
 
 
 if __name__ == "__main__":
