@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,6 +47,28 @@ def runner_cwl(
 @pytest.fixture
 def run_cwl():
     return runner_cwl
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _tmpdir_in_basetemp(tmp_path_factory: pytest.TempPathFactory):
+    """Point TMPDIR into pytest's base temporary directory for the whole session.
+
+    A run that fails keeps its job store on purpose (to be inspected or resumed), and
+    dozens of tests run failing workflows without ``--jobstore``: with the system's
+    TMPDIR every test session left ~70 stores in /tmp. pytest keeps its last three
+    base directories and removes older ones, so these go with them."""
+    path = tmp_path_factory.mktemp("TMPDIR", numbered=False)
+    saved = os.environ.get("TMPDIR")
+    os.environ["TMPDIR"] = str(path)
+    tempfile.tempdir = None  # tempfile reads TMPDIR again
+    try:
+        yield path
+    finally:
+        if saved is None:
+            os.environ.pop("TMPDIR", None)
+        else:
+            os.environ["TMPDIR"] = saved
+        tempfile.tempdir = None
 
 
 def docker_available() -> bool:
