@@ -184,6 +184,13 @@ class Executor(JobExecutor):
         attempt = self.run_record.attempt
         return f"{self._counter:06d}" if attempt == 1 else f"{attempt}.{self._counter:06d}"
 
+    @property
+    def flat_outputs_allowed(self) -> bool:
+        """Whether a job's output files may be kept beside its output directory instead
+        of in it (``JobRecord.flatten``): job directories are in the job store, which
+        goes as a whole, and no --cachedir keeps a job's whole directory."""
+        return self._outdirs_in_store and self.reuse.cache is None
+
     def discard(self, path: str) -> None:
         """Remove a job's temporary or staging directory soon, off this thread."""
         if self.workdirs is not None:

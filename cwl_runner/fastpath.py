@@ -50,7 +50,7 @@ from schema_salad.exceptions import ValidationException
 from schema_salad.ref_resolver import file_uri, uri_file_path
 from schema_salad.utils import json_dumps
 
-from .job import JobRecord, JobResult
+from .job import JobRecord, JobResult, flat_path
 from .plan import INT_RANGE, RESULTS, Output, Plan
 from .tools import ScheduledJob
 from .workdirs import RunnerRuntimeContext
@@ -121,6 +121,18 @@ class FastJob(ScheduledJob, CommandLineJob):
             # nothing but the environment names the temporary directory: no binding
             # (literal), no outputEval; cwltool's --leave-tmpdir keeps each job's own
             record.recycle_tmpdir = record.drop_tmpdir and self.named_dirs
+            record.flatten = (
+                record.recycle_tmpdir
+                and not self.checking  # (the check collects the output directory again)
+                and not record.upload
+                and all("/" not in name and name not in ("", ".", "..") for name in record.collect)
+                and self._zero_succeeds()
+                and _flat_outputs_allowed(runtimeContext)
+            )
+
+    def _zero_succeeds(self) -> bool:
+        """Whether exit code 0 is a success for this tool (as ``finish`` judges it)."""
+        return 0 in self.successCodes or (0 not in self.temporaryFailCodes and 0 not in self.permanentFailCodes)
 
     def discard_dirs(self, result: JobResult, executor: Any) -> None:
         if self.stagedir is not None and (self.readers or self.pathmapper.files()):
@@ -159,8 +171,9 @@ class FastJob(ScheduledJob, CommandLineJob):
         found: dict[str, tuple[str, int, str | None]] = {}
         collected = self.result.collected if self.result is not None else None
         if collected is not None:  # the worker looked (JobRecord.collect)
+            flat = self.result is not None and self.result.flattened
             for name, (size, digest) in collected.items():
-                found[name] = (os.path.join(outdir, name), size, digest)
+                found[name] = (flat_path(outdir, name) if flat else os.path.join(outdir, name), size, digest)
         else:
             for port in self.plan.outputs:
                 if port.glob is None or port.glob in found:
@@ -181,7 +194,7 @@ class FastJob(ScheduledJob, CommandLineJob):
             for port in self.plan.outputs:
                 if port.output_eval is None:
                     assert port.glob is not None
-                    obj = self._file(*found[port.glob])
+                    obj = self._file(*found[port.glob], basename=os.path.basename(port.glob))
                     if mutations is not None:
                         mutations.set_generation(cast(Any, obj))
                     outputs[port.name] = obj
@@ -212,8 +225,10 @@ class FastJob(ScheduledJob, CommandLineJob):
                 )
         return outputs
 
-    def _file(self, path: str, size: int, digest: str | None = None) -> dict[str, Any]:
-        basename = os.path.basename(path)
+    def _file(self, path: str, size: int, digest: str | None = None, basename: str | None = None) -> dict[str, Any]:
+        """An output File as cwltool collects it; ``basename`` when ``path`` has another
+        name (a flattened job's: ``job.flat_path``)."""
+        basename = basename or os.path.basename(path)
         nameroot, nameext = os.path.splitext(basename)
         obj: dict[str, Any] = {
             "location": file_uri(path),
@@ -243,7 +258,7 @@ class FastJob(ScheduledJob, CommandLineJob):
         matches: list[dict[str, Any]] = []
         if port.glob is not None:
             path, size, digest = found[port.glob]
-            basename = os.path.basename(path)
+            basename = os.path.basename(port.glob)
             nameroot, nameext = os.path.splitext(basename)
             entry: dict[str, Any] = {
                 "location": file_uri(path),
@@ -414,6 +429,16 @@ def make_job(
     global jobs_built
     jobs_built += 1
     return job
+
+
+def _flat_outputs_allowed(rc: RuntimeContext) -> bool:
+    """Whether a job's output files may live outside its output directory
+    (``JobRecord.flatten``): only when job directories are in the job store and
+    nothing but the outputs' locations looks for them there later (no --cachedir,
+    which keeps a job's whole directory; no --log-dir, into which cwltool moves the
+    streams from the directory; no --provenance)."""
+    executor = getattr(rc, "runner_executor", None)
+    return executor is not None and executor.flat_outputs_allowed and not rc.log_dir and rc.research_obj is None
 
 
 def check(fast: FastJob, slow: Any, rc: RuntimeContext) -> None:

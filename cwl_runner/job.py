@@ -9,6 +9,7 @@ another node runs the same record from the job store
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
@@ -71,8 +72,14 @@ class JobRecord:
     drop_tmpdir: bool = False
     #: the job's TMPDIR may be any empty directory (only its environment names it): a
     #: job thread of a long-lived process lends it one it keeps for its jobs, emptied,
-    #: and ``tmpdir`` itself is never made (see jobthreads.TmpDirs)
+    #: and ``tmpdir`` itself is never made (see jobthreads.LentDirs)
     recycle_tmpdir: bool = False
+    #: the job may run in an output directory a job thread lends it (only the
+    #: environment's HOME and the working directory name ``outdir``): when it exits 0
+    #: with every ``collect`` file found, those files are renamed to their
+    #: :func:`flat_path` and ``outdir`` is never made (result ``flattened``); any other
+    #: end renames the lent directory to ``outdir`` (see jobthreads.LentDirs)
+    flatten: bool = False
 
     def to_json(self) -> bytes:
         data = asdict(self)
@@ -119,6 +126,9 @@ class JobResult:
     collected: dict[str, list[Any]] | None = None
     #: the worker removed the record's tmpdir (``drop_tmpdir``)
     tmpdir_removed: bool = False
+    #: each of ``collected`` is at its :func:`flat_path`, and the record's outdir was
+    #: never made (``JobRecord.flatten``)
+    flattened: bool = False
 
     def to_json(self) -> bytes:
         return json.dumps(asdict(self), separators=(",", ":")).encode()
@@ -144,3 +154,11 @@ def record_key(job_id: str) -> str:
 
 def result_key(job_id: str) -> str:
     return f"results/{job_id}.json"
+
+
+def flat_path(outdir: str, name: str) -> str:
+    """Where a flattened job's output file ``name`` is: beside the ``outdir`` it was
+    named, as ``OUTDIR-NAME``. Job directories are named by ``mkdtemp`` or
+    ``WorkDirs.fresh`` (letters, digits and ``_``, never ``-``) and lent directories
+    start with a dot, so no other job's directory or file can have that name."""
+    return f"{outdir.rstrip(os.sep)}-{name}"

@@ -21,9 +21,9 @@ from collections.abc import Callable
 from typing import Any
 
 from . import measure
-from .job import SECRETS_ENV, JobRecord, JobResult, record_key, result_key
+from .job import SECRETS_ENV, JobRecord, JobResult, flat_path, record_key, result_key
 from .jobstore.base import JobStore
-from .jobthreads import Scratch, TmpDirs
+from .jobthreads import LentDirs, Scratch
 
 #: errno values of a failed start that say the machine, not the job, is short of something
 _SYSTEM_ERRNOS = {errno.EAGAIN, errno.ENOMEM, errno.EMFILE, errno.ENFILE, errno.ENOSPC, errno.EIO}
@@ -34,7 +34,7 @@ def execute(
     on_start: Callable[[subprocess.Popen[bytes]], None] | None = None,
     process_group: int | None = None,
     lazy: bool = False,
-    tmpdirs: TmpDirs | None = None,
+    lent_dirs: LentDirs | None = None,
 ) -> JobResult:
     """Run ``record``'s command to completion and say how it ended.
 
@@ -47,17 +47,24 @@ def execute(
     The log file also gets the command line first and the exit reason last.
     The result carries the job's CPU time and peak memory (``measure.py``).
     With ``lazy`` (jobs run by threads of a long-lived process), a record's
-    ``lazy_log`` is honoured: see :class:`~cwl_runner.jobthreads.Scratch`; with ``tmpdirs``, a record's
-    ``recycle_tmpdir`` (see :class:`~cwl_runner.jobthreads.TmpDirs`).
+    ``lazy_log`` is honoured: see :class:`~cwl_runner.jobthreads.Scratch`; with ``lent_dirs``, a
+    record's ``recycle_tmpdir`` and ``flatten`` (see :class:`~cwl_runner.jobthreads.LentDirs`).
     """
     started = time.time()
     files: list[int] = []  # descriptors to close once the command has them
     argv, env = _reveal(record)
-    lent = tmpdirs.lend(record) if tmpdirs is not None and record.recycle_tmpdir and record.tmpdir else None
+    lent = lent_dirs.lend(record.tmpdir) if lent_dirs is not None and record.recycle_tmpdir and record.tmpdir else None
     if lent is not None:
         env = {k: lent if v == record.tmpdir else v for k, v in env.items()}
+    outdir = record.outdir
+    lent_out = None
+    if lent_dirs is not None and record.flatten and record.outdir and record.cwd == record.outdir:
+        lent_out = lent_dirs.lend(record.outdir)
+        if lent_out is not None:  # the job's HOME, working directory and streams are there
+            outdir = lent_out
+            env = {k: lent_out if v == record.outdir else v for k, v in env.items()}
     for directory in record.make_dirs:
-        if lent is not None and directory == record.tmpdir:
+        if (lent is not None and directory == record.tmpdir) or (lent_out is not None and directory == record.outdir):
             continue
         try:
             os.mkdir(directory)
@@ -110,11 +117,11 @@ def execute(
                     pass
         stdout: Any = log
         if record.stdout:
-            stdout = os.open(record.stdout, _NEW_FILE, 0o666)
+            stdout = os.open(_within(record.stdout, record.outdir, outdir), _NEW_FILE, 0o666)
             files.append(stdout)
         stderr: Any = log
         if record.stderr:
-            stderr = os.open(record.stderr, _NEW_FILE, 0o666)
+            stderr = os.open(_within(record.stderr, record.outdir, outdir), _NEW_FILE, 0o666)
             files.append(stderr)
         inherited = measure.own_rss()
         group: dict[str, Any] = (
@@ -122,7 +129,8 @@ def execute(
             if process_group is None
             else {"process_group": process_group}
         )
-        options = dict(stdin=stdin, stdout=stdout, stderr=stderr, env=env, cwd=record.cwd, close_fds=True, **group)
+        cwd = outdir if lent_out is not None else record.cwd
+        options = dict(stdin=stdin, stdout=stdout, stderr=stderr, env=env, cwd=cwd, close_fds=True, **group)
         program = _program(argv[0], env) if argv else None
         try:
             proc = subprocess.Popen(argv, executable=program, **options)
@@ -136,6 +144,8 @@ def execute(
             os.close(fd)
         if cgroup is not None:
             cgroup.remove()
+        if lent_out is not None:
+            _give(lent_dirs, lent_out, record.outdir)
         what = err.strerror or str(err)
         full = _disk_full(record)
         failure = "system" if full or err.errno in _SYSTEM_ERRNOS else "task"
@@ -190,7 +200,7 @@ def execute(
         kind = "system" if error else None
     collected = None
     if record.collect is not None and not timed_out.is_set() and not injected.is_set() and error is None:
-        collected = _collect(record)
+        collected = _collect(record, outdir)
     if record.upload and not timed_out.is_set() and not injected.is_set() and error is None:
         error = upload_outputs(record)
         kind = "system" if error else kind  # the job ran; its outputs did not reach the store
@@ -205,9 +215,17 @@ def execute(
         error=error,
         collected=collected,
     )
+    if lent_out is not None:
+        assert lent_dirs is not None
+        if collected is not None and code == 0 and error is None and _flatten(record, lent_out, collected):
+            lent_dirs.take_back(lent_out)
+            result.flattened = True
+        else:
+            result.error = result.error or _give(lent_dirs, lent_out, record.outdir)
+            result.failure = result.failure or ("system" if result.error else None)
     if lent is not None:
-        assert tmpdirs is not None
-        tmpdirs.take_back(lent)
+        assert lent_dirs is not None
+        lent_dirs.take_back(lent)
         result.tmpdir_removed = True  # never made
     elif collected is not None and record.drop_tmpdir and record.tmpdir:
         try:
@@ -231,23 +249,59 @@ def execute(
     return result
 
 
-def _collect(record: JobRecord) -> dict[str, list[Any]] | None:
-    """``record.collect``'s files as [size, sha1] when each is a regular file (no link,
-    no directory) and the tool wrote no ``cwl.output.json``; otherwise None."""
+def _collect(record: JobRecord, outdir: str) -> dict[str, list[Any]] | None:
+    """``record.collect``'s files in ``outdir`` (the record's, or the one lent to it) as
+    [size, sha1] when each is a regular file (no link, no directory) and the tool wrote
+    no ``cwl.output.json``; otherwise None."""
     assert record.collect is not None
     found: dict[str, list[Any]] = {}
     try:
         for name in record.collect:
-            path = os.path.join(record.outdir, name)
+            path = os.path.join(outdir, name)
             info = os.lstat(path)
             if not stat.S_ISREG(info.st_mode):
                 return None
             found[name] = [info.st_size, sha1(path) if record.checksums else None]
-        if os.path.lexists(os.path.join(record.outdir, "cwl.output.json")):
+        if os.path.lexists(os.path.join(outdir, "cwl.output.json")):
             return None
     except OSError:
         return None
     return found
+
+
+def _within(path: str, outdir: str, lent: str) -> str:
+    """``path`` (one of the record's, in its ``outdir``) in the directory lent instead."""
+    if lent != outdir and path.startswith(outdir.rstrip(os.sep) + os.sep):
+        return lent + path[len(outdir.rstrip(os.sep)) :]
+    return path
+
+
+def _flatten(record: JobRecord, lent: str, collected: dict[str, list[Any]]) -> bool:
+    """Rename each collected file out of the lent directory to its flat path; False
+    (with every file back where it was) if one cannot be."""
+    moved: list[str] = []
+    try:
+        for name in collected:
+            os.rename(os.path.join(lent, name), flat_path(record.outdir, name))
+            moved.append(name)
+    except OSError:
+        for name in moved:
+            try:
+                os.rename(flat_path(record.outdir, name), os.path.join(lent, name))
+            except OSError:
+                pass
+        return False
+    return True
+
+
+def _give(lent_dirs: LentDirs | None, lent: str, outdir: str) -> str | None:
+    """The lent directory becomes the job's ``outdir``; the error, if it cannot."""
+    assert lent_dirs is not None
+    try:
+        lent_dirs.give(lent, outdir.rstrip(os.sep))
+    except OSError as err:
+        return f"job directory: {err}"
+    return None
 
 
 class _Flag:

@@ -312,7 +312,7 @@ def test_software_requirement_is_planned_unless_dependencies_are_resolved(tmp_pa
 
 
 def test_every_job_finds_an_empty_tmpdir(tmp_path: Path) -> None:
-    """Job threads lend their jobs a TMPDIR they keep (jobthreads.TmpDirs): whatever a
+    """Job threads lend their jobs a TMPDIR they keep (jobthreads.LentDirs): whatever a
     job leaves there, the next one still starts with an empty directory, and none
     of them is left behind."""
     items = [f"i{n}" for n in range(12)]
@@ -350,3 +350,58 @@ def test_every_job_finds_an_empty_tmpdir(tmp_path: Path) -> None:
 )
 def test_which_output_evals_are_read_straight_from_the_inputs(expression: str, keys: tuple[str, ...] | None) -> None:
     assert planning._input_reference(expression) == keys
+
+
+def test_jobs_run_in_lent_output_directories_and_their_files_are_kept_flat(tmp_path: Path) -> None:
+    """Job threads lend their jobs an output directory (jobthreads.LentDirs): each job
+    starts in an empty one, with HOME there; its output files are renamed beside the
+    outdir it was named (job.flat_path), which is never made; what it left besides
+    them goes; and the workflow's outputs are the same files with their own names."""
+    items = [f"i{n}" for n in range(8)]
+    (tmp_path / "in.json").write_text(json.dumps({"items": items}))
+    store = tmp_path / "store"
+    run = runner_cwl(
+        "--quiet",
+        "--jobstore",
+        str(store),
+        "--keep-jobstore",
+        "--outdir",
+        str(tmp_path / "out"),
+        str(DATA / "fastpath" / "outdir.cwl"),
+        str(tmp_path / "in.json"),
+        env={fastpath.MODE_ENV: "1"},
+    )
+    assert run.returncode == 0, run.stderr
+    outputs = run.json()
+    assert [Path(f["path"]).read_text() for f in outputs["out"]] == ["out.txt\nhome\n"] * len(items)
+    assert [Path(f["path"]).read_text() for f in outputs["kept"]] == [f"{i}\n" for i in items]
+    assert {f["basename"] for f in outputs["out"]} == {"out.txt"}
+    assert {f["basename"] for f in outputs["kept"]} == {"kept.txt"}
+    work = sorted(p.name for p in (store / "work" / "out").iterdir())
+    assert len(work) == 2 * len(items), work  # two files per job, no directory
+    assert {name.rsplit("-", 1)[1] for name in work} == {"out.txt", "kept.txt"}
+
+
+def test_a_failed_job_keeps_the_lent_directory_as_its_own(tmp_path: Path) -> None:
+    """A job that does not exit 0 gets the directory it ran in as its outdir, with
+    everything it left there, as if it had been made for it."""
+    (tmp_path / "in.json").write_text(json.dumps({"items": ["a0", "a9", "a2"]}))
+    store = tmp_path / "store"
+    run = runner_cwl(
+        "--quiet",
+        "--jobstore",
+        str(store),
+        "--outdir",
+        str(tmp_path / "out"),
+        str(DATA / "fastpath" / "outdir.cwl"),
+        str(tmp_path / "in.json"),
+        env={fastpath.MODE_ENV: "1"},
+    )
+    assert run.returncode == 1
+    work = store / "work" / "out"
+    dirs = [p for p in work.iterdir() if p.is_dir()]
+    assert len(dirs) == 1, sorted(p.name for p in work.iterdir())
+    assert sorted(p.name for p in dirs[0].iterdir()) == ["junk", "kept.txt", "out.txt"]
+    assert (dirs[0] / "kept.txt").read_text() == "a9\n"
+    flat = sorted(p.name.rsplit("-", 1)[1] for p in work.iterdir() if p.is_file())
+    assert flat == ["kept.txt", "kept.txt", "out.txt", "out.txt"]

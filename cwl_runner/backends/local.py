@@ -44,7 +44,7 @@ class LocalBackend(Backend):
         # jobs run in its process group, which dies with this process (see guard.py)
         self._guard = Guard()
         #: temporary directories this backend's job threads lend their jobs
-        self._tmpdirs = jobthreads.TmpDirs()
+        self._lent_dirs = jobthreads.LentDirs()
 
     def submit(self, record: JobRecord) -> None:
         self._pool.submit(self._run, record)
@@ -64,7 +64,7 @@ class LocalBackend(Backend):
                         on_start=functools.partial(self._started, record),
                         process_group=self._guard.pgid(),
                         lazy=True,
-                        tmpdirs=self._tmpdirs,
+                        lent_dirs=self._lent_dirs,
                     )
             except Exception as err:  # a job's thread must always report back
                 result = JobResult(record.id, 1, error=f"{type(err).__name__}: {err}", failure="system")
@@ -129,4 +129,4 @@ class LocalBackend(Backend):
         self._pool.shutdown(wait=False)
         self._guard.close()
         if not left:
-            self._tmpdirs.remove_all()
+            self._lent_dirs.remove_all()
