@@ -54,11 +54,35 @@ def apply() -> None:
     copy._deepcopy_dispatch[CommentedMap] = _copy_commented_map  # type: ignore[attr-defined]
     copy._deepcopy_dispatch[CommentedSeq] = _copy_commented_seq  # type: ignore[attr-defined]
     _install_visitors()
+    _install_final_output()
     from . import joborder, relocate
 
     relocate.install()
     joborder.install()
     _applied = True
+
+
+# -- cwltool.main's final output object ------------------------------------------------
+# cwltool prints it with json.dump and an indent: Python's encoder then writes each
+# token to the stream on its own (28 writes per output File: 280,000 for a
+# 10,000-way scatter's), and it gives each File its path with schema-salad's
+# uri_file_path (a URL parse, 15 us). The same text in one write, and the same paths.
+
+
+def json_dump(obj: Any, fp: Any, **kwargs: Any) -> None:
+    """schema_salad.utils.json_dump, written at once."""
+    from schema_salad.utils import json_dumps
+
+    fp.write(json_dumps(obj, **kwargs))
+
+
+def _install_final_output() -> None:
+    import cwltool.main
+
+    from .relocate import _path
+
+    cwltool.main.json_dump = json_dump  # type: ignore[attr-defined]
+    cwltool.main.uri_file_path = _path  # type: ignore[assignment]
 
 
 # -- cwltool.process.shortname ------------------------------------------------------

@@ -134,6 +134,7 @@ def _plan(output: Any, destination: str, action: str) -> tuple[list[tuple[dict[s
     files: list[tuple[dict[str, Any], str]] = []
     seen: set[int] = set()
     checked: dict[str, bool] = {}
+    real_dirs: dict[str, bool] = {}
     targets: dict[str, str] = {}  # path -> target, in cwltool's staging order
     taken: dict[str, str] = {}  # target -> path
     next_suffix: dict[str, int] = {}
@@ -166,7 +167,7 @@ def _plan(output: Any, destination: str, action: str) -> tuple[list[tuple[dict[s
             path = _path(location)
             plain = checked.get(path)
             if plain is None:
-                plain = checked[path] = _plain_file_below(path, roots)
+                plain = checked[path] = _plain_file_below(path, roots, real_dirs)
             if not plain:
                 return None
             files.append((value, path))  # type: ignore[arg-type]
@@ -182,15 +183,23 @@ def _plan(output: Any, destination: str, action: str) -> tuple[list[tuple[dict[s
     return files, targets
 
 
-def _plain_file_below(path: str, roots: tuple[str, ...]) -> bool:
+def _plain_file_below(path: str, roots: tuple[str, ...], real_dirs: dict[str, bool]) -> bool:
     """Whether ``path`` is a regular file below one of ``roots``, reached through no
-    link (its realpath is itself, as cwltool's realpath would find it)."""
+    link (its realpath is itself, as cwltool's realpath would find it). ``real_dirs``:
+    directories already looked at (whether each is its own realpath), as a job store's
+    outputs share a few."""
     from .workdirs import real_path
 
     if not path.startswith(roots):
         return False
+    directory, name = os.path.split(path)
+    real = real_dirs.get(directory)
+    if real is None:
+        real = real_dirs[directory] = real_path(directory) == directory
+    if not real or name in ("", ".", ".."):
+        return False
     try:
-        return real_path(path) == path and stat.S_ISREG(os.lstat(path).st_mode)
+        return stat.S_ISREG(os.lstat(path).st_mode)  # (a link is not)
     except OSError:
         return False
 
