@@ -290,3 +290,33 @@ def test_a_deep_workflow_is_checked_without_recursion_and_in_linear_time():
     assert _outcome(patches.circular_dependency_checker, chain) == "ok"
     looped = _step_inputs([(i, i + 1) for i in range(5000)] + [(5000, 10)])
     assert _outcome(patches.circular_dependency_checker, looped).startswith("ValidationException: The following")
+
+
+def test_the_final_output_is_printed_as_cwltool_prints_it():
+    """cwltool.main prints the output object with patches.json_dump (one write) and
+    gives each File its path with relocate._path: the same text as schema-salad's
+    json_dump, written at once."""
+    import io
+
+    import cwltool.main
+    from ruamel.yaml.comments import CommentedMap
+    from schema_salad.utils import json_dump
+
+    patches.apply()
+    assert cwltool.main.json_dump is patches.json_dump
+    out = {
+        "files": [
+            {"class": "File", "location": f"file:///tmp/o/out.txt_{i}", "basename": "out.txt", "size": i}
+            for i in range(50)
+        ],
+        "text": 'naïve ☃ "quoted"\n',
+        "nested": CommentedMap([("b", [1.5, None, True]), ("a", {"x": []})]),
+        "other": object(),
+    }
+    ours, theirs = io.StringIO(), io.StringIO()
+    writes = []
+    ours.write = lambda text, _write=ours.write: (writes.append(text), _write(text))[1]  # type: ignore[method-assign]
+    patches.json_dump(out, ours, indent=4, ensure_ascii=False, default=str)
+    json_dump(out, theirs, indent=4, ensure_ascii=False, default=str)
+    assert ours.getvalue() == theirs.getvalue()
+    assert len(writes) == 1
