@@ -295,12 +295,18 @@ def _flatten(record: JobRecord, lent: str, collected: dict[str, list[Any]]) -> b
 
 
 def _give(lent_dirs: LentDirs | None, lent: str, outdir: str) -> str | None:
-    """The lent directory becomes the job's ``outdir``; the error, if it cannot."""
+    """The lent directory becomes the job's ``outdir`` (replacing an earlier attempt's,
+    as a retry's would have run there); the error, if it cannot."""
     assert lent_dirs is not None
+    outdir = outdir.rstrip(os.sep)
     try:
-        lent_dirs.give(lent, outdir.rstrip(os.sep))
-    except OSError as err:
-        return f"job directory: {err}"
+        lent_dirs.give(lent, outdir)
+    except OSError:
+        shutil.rmtree(outdir, ignore_errors=True)
+        try:
+            os.rename(lent, outdir)
+        except OSError as err:
+            return f"job directory: {err}"
     return None
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 from conftest import DATA
 
@@ -113,3 +115,51 @@ def test_a_bare_command_is_found_in_the_jobs_path_as_exec_would_and_found_again_
     (first / "tool").unlink()
     (first / "tool2").rename(first / "tool")
     assert run("two") == f"third {first / 'tool'}\n"
+
+
+def test_a_job_in_a_lent_output_directory(tmp_path):
+    """worker.execute with a job thread's LentDirs and a record that may be flattened:
+    the job runs in the lent directory (its cwd and HOME, its stdout there); exiting 0
+    with its files found, they are renamed to their flat paths and the outdir is never
+    made; otherwise the lent directory becomes the outdir, replacing an earlier
+    attempt's."""
+    from cwl_runner.job import flat_path
+    from cwl_runner.jobthreads import LentDirs
+
+    lent_dirs = LentDirs()
+    outdir = str(tmp_path / "out" / "job1")
+    (tmp_path / "out").mkdir()
+
+    def record(code: int, attempt: int = 1) -> JobRecord:
+        script = f'pwd; echo "$HOME"; echo {attempt} > kept.txt; [ {code} = 0 ] || echo junk > junk; exit {code}'
+        return JobRecord(
+            id="1",
+            name="x",
+            argv=["sh", "-c", script],
+            env={"HOME": outdir, "PATH": "/usr/bin:/bin"},
+            cwd=outdir,
+            stdout=os.path.join(outdir, "out.txt"),
+            outdir=outdir,
+            make_dirs=[outdir],
+            collect=["out.txt", "kept.txt"],
+            flatten=True,
+            attempt=attempt,
+        )
+
+    result = execute(record(0), lazy=True, lent_dirs=lent_dirs)
+    assert result.exit_code == 0 and result.flattened and result.error is None
+    assert not os.path.exists(outdir)
+    where = Path(flat_path(outdir, "out.txt")).read_text().splitlines()
+    assert where[0] == where[1] != outdir and os.path.dirname(where[0]) == str(tmp_path / "out")
+    assert Path(flat_path(outdir, "kept.txt")).read_text() == "1\n"
+    assert list(Path(where[0]).iterdir()) == [], "the lent directory, emptied, is kept for the next job"
+
+    for attempt in (1, 2):
+        result = execute(record(3, attempt), lazy=True, lent_dirs=lent_dirs)
+        assert result.exit_code == 3 and not result.flattened and result.error is None
+        assert sorted(p.name for p in Path(outdir).iterdir()) == ["junk", "kept.txt", "out.txt"]
+        assert (Path(outdir) / "kept.txt").read_text() == f"{attempt}\n"
+        assert Path(outdir, "out.txt").read_text().splitlines()[0] != outdir  # it ran elsewhere
+        assert not os.path.exists(where[0]), "the kept lent directory went to the first failure"
+    lent_dirs.remove_all()
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["job1", "job1-kept.txt", "job1-out.txt"]
