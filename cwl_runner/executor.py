@@ -377,33 +377,8 @@ class Executor(JobExecutor):
             self.jobstore.close()  # the done journal
         record = self.run_record
         self._update_record()
-        record.failures = [
-            {
-                "step": f.name,
-                "status": f.status,
-                "kind": f.kind,
-                "attempts": f.attempts,
-                "exit_code": f.result.exit_code if f.result else None,
-                "error": (f.result.error if f.result else None) or f.message,
-                "log": (f.record.stderr or f.record.log) if f.record else None,
-            }
-            for f in self.failures
-            if f.status != "cancelled"
-        ]
-        try:
-            leadership.write(record)
-        except JobStoreError as err:
-            _logger.error(
-                "%s; run.json keeps the run's last recorded state. Once there is room: "
-                "runner-cwl --restart --jobstore %s WORKFLOW INPUTS",
-                err,
-                self.jobstore.locator if self.jobstore else "",
-            )
-            if record.status == "success":
-                record.status = "permanentFail"
-        finally:
-            leadership.release()
-        return record.status
+        record.failures = [f.entry() for f in self.failures if f.status != "cancelled"]
+        return leadership.finish(record, self.jobstore.locator if self.jobstore else "")
 
     def _update_record(self) -> None:
         record = self.run_record

@@ -28,6 +28,18 @@ class Failure:
     def attempts(self) -> int:
         return self.result.attempt if self.result else 1
 
+    def entry(self) -> dict[str, Any]:
+        """This failure as run.json lists it."""
+        return {
+            "step": self.name,
+            "status": self.status,
+            "kind": self.kind,
+            "attempts": self.attempts,
+            "exit_code": self.result.exit_code if self.result else None,
+            "error": (self.result.error if self.result else None) or self.message,
+            "log": (self.record.stderr or self.record.log) if self.record else None,
+        }
+
 
 def summary(failures: list[Failure], log_dir: str) -> str | None:
     """The failure summary, or None when no job failed (cancelled jobs do not count)."""

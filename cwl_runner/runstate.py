@@ -251,6 +251,24 @@ class Leadership:
             return False
         return True
 
+    def finish(self, record: RunRecord, locator: str) -> str:
+        """Write the run's end to run.json and let the store go; the run's status (a
+        failure if run.json could not be written)."""
+        try:
+            self.write(record)
+        except JobStoreError as err:
+            _logger.error(
+                "%s; run.json keeps the run's last recorded state. Once there is room: "
+                "runner-cwl --restart --jobstore %s WORKFLOW INPUTS",
+                err,
+                locator,
+            )
+            if record.status == "success":
+                record.status = "permanentFail"
+        finally:
+            self.release()
+        return record.status
+
 
 def leader_alive(store: JobStore) -> str | None:
     """Who holds the store's lock now (None when nobody does)."""
