@@ -123,16 +123,11 @@ class FastJob(ScheduledJob, CommandLineJob):
             record.recycle_tmpdir = record.drop_tmpdir and self.named_dirs
             record.flatten = (
                 record.recycle_tmpdir
+                and self.plan.flattenable
                 and not self.checking  # (the check collects the output directory again)
                 and not record.upload
-                and all("/" not in name and name not in ("", ".", "..") for name in record.collect)
-                and self._zero_succeeds()
                 and _flat_outputs_allowed(runtimeContext)
             )
-
-    def _zero_succeeds(self) -> bool:
-        """Whether exit code 0 is a success for this tool (as ``finish`` judges it)."""
-        return 0 in self.successCodes or (0 not in self.temporaryFailCodes and 0 not in self.permanentFailCodes)
 
     def discard_dirs(self, result: JobResult, executor: Any) -> None:
         if self.stagedir is not None and (self.readers or self.pathmapper.files()):

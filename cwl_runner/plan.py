@@ -187,6 +187,20 @@ class Plan:
     load_listing: str = "no_listing"
     requirements_key: tuple[int, int, int, int] = (0, 0, 0, 0)
 
+    @functools.cached_property
+    def flattenable(self) -> bool:
+        """Whether its jobs' output files can be kept flat (``JobRecord.flatten``): each
+        output is a file by a literal name with no ``/`` and no outputEval, and exit
+        code 0 is a success (as ``ScheduledJob.finish`` judges it)."""
+        names_ok = all(
+            p.output_eval is None and p.glob is not None and "/" not in p.glob and p.glob not in ("", ".", "..")
+            for p in self.outputs
+        )
+        zero_succeeds = 0 in self.success_codes or (
+            0 not in self.temporary_fail_codes and 0 not in self.permanent_fail_codes
+        )
+        return names_ok and zero_succeeds
+
     def values(self, job_order: Any) -> dict[str, Any] | None:
         """The job's input values (defaults filled in), or None (cwltool's path)."""
         values: dict[str, Any] = {}

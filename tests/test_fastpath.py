@@ -352,25 +352,30 @@ def test_which_output_evals_are_read_straight_from_the_inputs(expression: str, k
     assert planning._input_reference(expression) == keys
 
 
-def test_jobs_run_in_lent_output_directories_and_their_files_are_kept_flat(tmp_path: Path) -> None:
-    """Job threads lend their jobs an output directory (jobthreads.LentDirs): each job
-    starts in an empty one, with HOME there; its output files are renamed beside the
-    outdir it was named (job.flat_path), which is never made; what it left besides
-    them goes; and the workflow's outputs are the same files with their own names."""
-    items = [f"i{n}" for n in range(8)]
+def _outdir_scatter(tmp_path: Path, items: list[str], *options: str):  # type: ignore[no-untyped-def]
+    """Run fastpath/outdir.cwl over ``items`` with its job store in tmp_path/store."""
     (tmp_path / "in.json").write_text(json.dumps({"items": items}))
-    store = tmp_path / "store"
-    run = runner_cwl(
+    return runner_cwl(
         "--quiet",
         "--jobstore",
-        str(store),
-        "--keep-jobstore",
+        str(tmp_path / "store"),
+        *options,
         "--outdir",
         str(tmp_path / "out"),
         str(DATA / "fastpath" / "outdir.cwl"),
         str(tmp_path / "in.json"),
         env={fastpath.MODE_ENV: "1"},
     )
+
+
+def test_jobs_run_in_lent_output_directories_and_their_files_are_kept_flat(tmp_path: Path) -> None:
+    """Job threads lend their jobs an output directory (jobthreads.LentDirs): each job
+    starts in an empty one, with HOME there; its output files are renamed beside the
+    outdir it was named (job.flat_path), which is never made; what it left besides
+    them goes; and the workflow's outputs are the same files with their own names."""
+    items = [f"i{n}" for n in range(8)]
+    store = tmp_path / "store"
+    run = _outdir_scatter(tmp_path, items, "--keep-jobstore")
     assert run.returncode == 0, run.stderr
     outputs = run.json()
     assert [Path(f["path"]).read_text() for f in outputs["out"]] == ["out.txt\nhome\n"] * len(items)
@@ -385,18 +390,8 @@ def test_jobs_run_in_lent_output_directories_and_their_files_are_kept_flat(tmp_p
 def test_a_failed_job_keeps_the_lent_directory_as_its_own(tmp_path: Path) -> None:
     """A job that does not exit 0 gets the directory it ran in as its outdir, with
     everything it left there, as if it had been made for it."""
-    (tmp_path / "in.json").write_text(json.dumps({"items": ["a0", "a9", "a2"]}))
     store = tmp_path / "store"
-    run = runner_cwl(
-        "--quiet",
-        "--jobstore",
-        str(store),
-        "--outdir",
-        str(tmp_path / "out"),
-        str(DATA / "fastpath" / "outdir.cwl"),
-        str(tmp_path / "in.json"),
-        env={fastpath.MODE_ENV: "1"},
-    )
+    run = _outdir_scatter(tmp_path, ["a0", "a9", "a2"])
     assert run.returncode == 1
     work = store / "work" / "out"
     dirs = [p for p in work.iterdir() if p.is_dir()]
